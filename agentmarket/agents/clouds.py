@@ -1,0 +1,162 @@
+"""Clouds: data-centre places for accelerators, a book of capacity contracts, and prices.
+
+Capacity is counted in accelerators (H100-class) that can be housed and run; compute is sold
+in accelerator-months. A cloud sells capacity forward to labs under contracts (take-or-pay,
+at the price of the day they were signed) and the rest at a spot price that rises as
+utilisation nears full. It builds new places with its capital budget, which arrive after a
+lead time, and it can only fill them as fast as the upstream layers deliver.
+
+Rationing rule, when a cloud has less compute than is asked of it: contracts first (pro rata
+to the contracted amounts if even they cannot all be met), then spot requests pro rata to
+the amounts asked.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from agentmarket.agents.suppliers import tightness
+from agentmarket.params import Cloud
+
+if TYPE_CHECKING:
+    from agentmarket.model import MarketModel
+
+
+SPOT_ADJUSTMENT = 0.35
+"""Share of the gap (in log price) between the spot price and its target closed each month."""
+
+
+def spot_demand_share(price: float, reference: float, limit: float) -> float:
+    """Share of a spot need bought at ``price``: all up to ``reference``, falling to none at ``limit``."""
+    if price <= reference:
+        return 1.0
+    if price >= limit:
+        return 0.0
+    return (limit - price) / (limit - reference)
+
+
+class CloudAgent(mesa.Agent):
+    """One cloud (or a lab's own fleet, when ``spec.owner`` names the lab)."""
+
+    def __init__(self, model: MarketModel | None = None, name: str = "cloud", spec: Cloud | None = None) -> None:
+        super().__init__(model)
+        self.name = name
+        self.spec = spec or Cloud()
+        self.owner = self.spec.owner or None
+        self.capacity = self.spec.initial_capacity_acc
+        self.pipeline: deque[tuple[int, float]] = deque()
+        self.booked: dict[int, float] = defaultdict(float)
+        self.unit_cost_usd = 0.0
+        self.contract_price = 0.0
+        self.spot_price = 0.0
+        self.served = 0.0
+        self.requested = 0.0
+        self.revenue = 0.0
+        self.capex = 0.0
+        self.spot_demand_estimate = 0.0
+
+    @property
+    def utilization(self) -> float:
+        """Served compute over capacity this month, in [0, 1]."""
+        return self.served / self.capacity if self.capacity > 0 else 0.0
+
+    @property
+    def compute_price(self) -> float:
+        """Spot price of compute, USD per accelerator-hour (the rental-index unit)."""
+        return self.spot_price / self.model.params.hardware.hours_per_month
+
+    @property
+    def contract_price_per_hour(self) -> float:
+        """Price of new contracts, USD per accelerator-hour."""
+        return self.contract_price / self.model.params.hardware.hours_per_month
+
+    @property
+    def capex_budget_usd_per_month(self) -> float:
+        years = (self.model.month - self.model.params.start_index) / 12.0
+        return self.spec.capex_usd_per_year * (1.0 + self.spec.capex_growth_per_year) ** years / 12.0
+
+    def receive_builds(self) -> None:
+        """Places ordered ``build_lead_months`` ago come into service."""
+        while self.pipeline and self.pipeline[0][0] <= self.model.month:
+            self.capacity += self.pipeline.popleft()[1]
+
+    def set_prices(self) -> None:
+        """Cost per accelerator-month from the upstream prices, plus margin and scarcity premium.
+
+        Contract prices carry the premium of the utilisation the cloud expects when the
+        contract starts (its booked share); spot prices that of last month's demand.
+        """
+        m = self.model
+        self.unit_cost_usd = m.accelerator_cost_usd_per_month() + self.spec.capex_usd_per_acc / 120.0
+        base = self.unit_cost_usd * (1.0 + (0.0 if self.owner else self.spec.margin))
+        if self.owner:
+            self.contract_price = self.spot_price = base
+            return
+        lead_month = m.month + m.booking_lead
+        expected = self.booked.get(lead_month, 0.0) / max(self.expected_capacity(lead_month), 1e-9)
+        self.contract_price = base * (
+            1.0 + self.spec.scarcity_premium * min(tightness(expected, self.spec.utilization_knee), 1.0)
+        )
+        pressure = self.requested / self.capacity if self.capacity > 0 else 0.0
+        target = base * (1.0 + self.spec.scarcity_premium * min(tightness(pressure, self.spec.utilization_knee), 3.0))
+        if self.spot_price <= 0:
+            self.spot_price = target
+        else:
+            self.spot_price *= (target / self.spot_price) ** SPOT_ADJUSTMENT
+
+    def expected_capacity(self, month: int) -> float:
+        """Places in service by ``month``, counting builds already ordered."""
+        return self.capacity + sum(q for t, q in self.pipeline if t <= month)
+
+    def offer_capacity(self, month: int) -> float:
+        """Capacity the cloud will still sell forward for ``month`` (it keeps a tenth for spot)."""
+        if self.owner:
+            return 0.0
+        return max(0.0, 0.9 * self.expected_capacity(month) - self.booked.get(month, 0.0))
+
+    def book_capacity(self, start: int, months: int, acc: float) -> None:
+        """Record a contract of ``acc`` accelerators from ``start`` for ``months`` months."""
+        for t in range(start, start + months):
+            self.booked[t] += acc
+
+    def order_capacity(self) -> None:
+        """Build towards bookings plus expected spot demand, within the capital budget."""
+        m = self.model
+        arrive = m.month + self.spec.build_lead_months
+        spot_growth = 1.0 + 0.05 * self.spec.build_lead_months
+        target = self.booked.get(arrive, 0.0) / 0.9 + self.spot_demand_estimate * spot_growth
+        if self.owner:
+            target = self.capacity + self.capex_budget_usd_per_month / self.spec.capex_usd_per_acc
+        want = max(0.0, target - self.expected_capacity(arrive))
+        afford = self.capex_budget_usd_per_month / self.spec.capex_usd_per_acc
+        build = min(want, afford)
+        self.capex = build * self.spec.capex_usd_per_acc
+        if build > 0:
+            self.pipeline.append((arrive, build))
+
+    def step(self) -> None:
+        self.receive_builds()
+        self.set_prices()
+        self.order_capacity()
+
+    def ration(self, available: float, contract_req: np.ndarray, spot_req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split ``available`` compute: contracts first, pro rata, then spot pro rata."""
+        total_contract = contract_req.sum()
+        if available >= total_contract:
+            contract = contract_req.copy()
+            rest = available - total_contract
+            total_spot = spot_req.sum()
+            spot = spot_req * (min(1.0, rest / total_spot) if total_spot > 0 else 0.0)
+        else:
+            contract = contract_req * (available / total_contract if total_contract > 0 else 0.0)
+            spot = np.zeros_like(spot_req)
+        return contract, spot
+
+    def retire_bookings(self) -> None:
+        """Forget the book of months that have passed."""
+        for t in [t for t in self.booked if t < self.model.month]:
+            del self.booked[t]

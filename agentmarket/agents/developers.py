@@ -1,0 +1,336 @@
+"""Developers: who adopts a coding agent, which lab and plan they pick, how much compute they use.
+
+The population's state lives in numpy arrays (one row per developer) so that a month's
+decisions for a million developers are a few array operations. Each row is still a Mesa
+agent: :class:`Developer` reads and shows its own row, so one can pick any developer and
+inspect its wage, peers, lab and plan.
+
+Money is in USD per month per real developer; compute in accelerator-months per month
+(accelerators in service for the month, H100-class) per real developer. One agent stands
+for ``weight`` real developers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from agentmarket.network import PeerNetwork
+from agentmarket.params import Params
+
+if TYPE_CHECKING:
+    from agentmarket.model import MarketModel
+
+
+class DeveloperState(IntEnum):
+    """Where a developer stands with coding agents."""
+
+    NON_ADOPTER = 0
+    ADOPTER = 1
+    CHURNED = 2
+
+
+class Channel(IntEnum):
+    """How a developer pays: a subscription plan, or metered use through a lab's API."""
+
+    SUBSCRIPTION = 0
+    API = 1
+
+
+@dataclass
+class Offer:
+    """What the labs offer this month, as arrays over labs ``L`` and plans ``P``."""
+
+    capability: np.ndarray  # (L,) share of work the lab's agent can do, for affinity 1
+    service_level: np.ndarray  # (L,) share of demanded compute served last month
+    active: np.ndarray  # (L,) bool
+    plan_price_usd: np.ndarray  # (L, P) USD/month; nan where a lab has no such plan
+    plan_cap: np.ndarray  # (L, P) most work share the plan allows
+    api_price_usd_per_acc: np.ndarray  # (L,) USD per accelerator-month of work
+    compute_acc_per_work_share: float  # accelerator-months per month for a whole developer's work
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``num / den``, inf where ``den`` is 0 (a free option always pays)."""
+    return np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
+
+
+def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
+    """Willingness to adopt at a given return: a logistic in log return, 1/2 at ``threshold``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (np.log(np.maximum(roi, 1e-12)) - np.log(threshold)) / spread
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+
+class DeveloperPopulation:
+    """Array state and monthly rules of every developer."""
+
+    def __init__(self, params: Params, rng: np.random.Generator, n_labs: int, n_plans: int):
+        d = params.developers
+        n = params.simulation.developer_agents
+        self.params = params
+        self.n = n
+        self.n_labs = n_labs
+        self.n_plans = n_plans
+        self.weight = params.developer_weight
+        self.wage_usd_per_day = np.exp(np.log(d.wage_median_usd_per_day) + d.wage_sigma * rng.standard_normal(n))
+        self.affinity = rng.gamma(d.affinity_shape, 1.0 / d.affinity_shape, size=n)
+        self.channel = np.where(rng.random(n) < d.api_channel_share, Channel.API, Channel.SUBSCRIPTION).astype(np.int8)
+        ranks = np.arange(1, d.client_count + 1, dtype=np.float64)
+        client_p = ranks ** (-d.client_zipf_exponent)
+        self.client = rng.choice(d.client_count, size=n, p=client_p / client_p.sum()).astype(np.int32)
+        self.network = PeerNetwork(n, params.network.kind, params.network.mean_degree, params.network.rewire_prob, rng)
+        self.state = np.zeros(n, dtype=np.int8)
+        self.option = np.full(n, -1, dtype=np.int16)
+        self.lab = np.full(n, -1, dtype=np.int16)
+        self.plan = np.full(n, -1, dtype=np.int16)
+        self.work_share = np.zeros(n)
+        self.compute_acc = np.zeros(n)
+        self.paid_usd = np.zeros(n)
+        self.value_usd = np.zeros(n)
+        self.roi = np.zeros(n)
+        self._api = self.channel == Channel.API
+        self._months_per_day = params.market.workdays_per_month * (1.0 - d.review_overhead)
+
+    @property
+    def adopted(self) -> np.ndarray:
+        return self.state == DeveloperState.ADOPTER
+
+    def options(self, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each option's lab, plan and price (USD/month; inf if unavailable) for one channel.
+
+        Subscription developers choose among labs x plans (option = lab * P + plan); API
+        developers among labs (option = lab; plan -1, priced per use).
+        """
+        L, P = self.n_labs, self.n_plans
+        if channel is Channel.API:
+            lab = np.arange(L)
+            plan = np.full(L, -1)
+            price = np.where(offer.active, 0.0, np.inf)
+        else:
+            lab = np.repeat(np.arange(L), P)
+            plan = np.tile(np.arange(P), L)
+            raw = offer.plan_price_usd.reshape(-1)
+            price = np.where(offer.active[lab] & ~np.isnan(raw), np.nan_to_num(raw), np.inf)
+        return lab, plan, price
+
+    def evaluate(self, idx: np.ndarray, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Work share, value (USD/month) and cost (USD/month) of every option for developers ``idx``.
+
+        All of ``idx`` must pay through ``channel``. Value is the wage of the time saved, net
+        of review, times the service level the lab delivered; unavailable options cost inf.
+        """
+        lab, _plan, price = self.options(offer, channel)
+        auto = np.minimum(1.0, self.affinity[idx, None] * offer.capability[None, lab])
+        service = offer.service_level[None, lab]
+        if channel is Channel.API:
+            share = np.minimum(1.0, auto * self.params.developers.api_usage_multiple)
+            per_use = offer.compute_acc_per_work_share * offer.api_price_usd_per_acc[lab] * offer.service_level[lab]
+            cost = share * per_use[None, :] + price[None, :]
+        else:
+            share = np.minimum(auto, offer.plan_cap.reshape(-1)[None, :])
+            cost = np.broadcast_to(price[None, :], share.shape)
+        value = share * (self.wage_usd_per_day[idx, None] * self._months_per_day) * service
+        return share, value, cost
+
+    def decide(self, offer: Offer, rng: np.random.Generator) -> None:
+        """One month of churn, switching and adoption (see docs/model.md, Developers)."""
+        peer_share = self.network.peer_share(self.adopted)
+        holders = np.flatnonzero(self.adopted)
+        deciders = np.flatnonzero(~self.adopted)
+        u_churn = rng.random(holders.size)
+        u_review = rng.random(holders.size)
+        u_adopt = rng.random(deciders.size)
+        for channel in Channel:
+            mine = self.channel[holders] == channel
+            self.review_adopters(holders[mine], u_churn[mine], u_review[mine], offer, channel, rng)
+            mine = self.channel[deciders] == channel
+            self.consider_adopting(deciders[mine], u_adopt[mine], peer_share, offer, channel, rng)
+        self.update_usage(offer)
+
+    def review_adopters(
+        self,
+        idx: np.ndarray,
+        u_churn: np.ndarray,
+        u_review: np.ndarray,
+        offer: Offer,
+        channel: Channel,
+        rng: np.random.Generator,
+    ) -> None:
+        """Adopters churn when the return falls below its threshold, and switch when a rival beats it."""
+        if not idx.size:
+            return
+        c, d = self.params.churn, self.params.developers
+        _, value, cost = self.evaluate(idx, offer, channel)
+        rows = np.arange(idx.size)
+        cur = self.option[idx].astype(np.int64)
+        roi = _ratio(value[rows, cur], cost[rows, cur])
+        self.roi[idx] = roi
+        available = np.isfinite(cost[rows, cur])
+        if c.enabled:
+            p_churn = np.minimum(c.base_rate_per_month + c.rate_when_unprofitable * (roi < c.roi_threshold), 1.0)
+            leave = (u_churn < p_churn) | ~available
+        else:
+            leave = ~available
+        review = (u_review < d.review_rate_per_month) | ~available
+        r = np.flatnonzero(review)
+        if r.size:
+            net = value[r] - cost[r] + d.choice_noise_usd * rng.gumbel(size=(r.size, value.shape[1]))
+            best = np.argmax(net, axis=1)
+            gain = net[np.arange(r.size), best] - np.where(available[r], net[np.arange(r.size), cur[r]], -np.inf)
+            switch = (gain > d.switching_cost_usd) & np.isfinite(cost[r, best])
+            self.option[idx[r[switch]]] = best[switch]
+            leave[r[switch]] &= available[r[switch]]
+        gone = idx[leave]
+        self.state[gone] = DeveloperState.CHURNED
+        self.option[gone] = -1
+
+    def consider_adopting(
+        self,
+        idx: np.ndarray,
+        u_adopt: np.ndarray,
+        peer_share: np.ndarray,
+        offer: Offer,
+        channel: Channel,
+        rng: np.random.Generator,
+    ) -> None:
+        """Non-adopters adopt with hazard gate(ROI) * (p + q * adopting share of peers)."""
+        if not idx.size:
+            return
+        a, d = self.params.adoption, self.params.developers
+        _, value, cost = self.evaluate(idx, offer, channel)
+        net = value - cost + d.choice_noise_usd * rng.gumbel(size=value.shape)
+        best = np.argmax(net, axis=1)
+        rows = np.arange(idx.size)
+        roi = _ratio(value[rows, best], cost[rows, best])
+        self.roi[idx] = roi
+        gate = gate_roi(roi, a.roi_threshold, a.roi_spread) if a.roi_gate else 1.0
+        hazard = np.clip(gate * (a.innovation + a.imitation * peer_share[idx]), 0.0, 1.0)
+        join = (u_adopt < hazard) & np.isfinite(cost[rows, best])
+        self.state[idx[join]] = DeveloperState.ADOPTER
+        self.option[idx[join]] = best[join]
+
+    def update_usage(self, offer: Offer) -> None:
+        """Work handed to agents and compute demanded by each developer at their current option."""
+        self.lab[:] = -1
+        self.plan[:] = -1
+        self.work_share[:] = 0.0
+        for channel in Channel:
+            idx = np.flatnonzero(self.adopted & (self.channel == channel))
+            if not idx.size:
+                continue
+            lab, plan, _ = self.options(offer, channel)
+            opt = self.option[idx].astype(np.int64)
+            share, _, _ = self.evaluate(idx, offer, channel)
+            self.work_share[idx] = share[np.arange(idx.size), opt]
+            self.lab[idx] = lab[opt]
+            self.plan[idx] = plan[opt]
+        self.compute_acc[:] = self.work_share * offer.compute_acc_per_work_share
+
+    def demand_by_lab(self) -> np.ndarray:
+        """Compute demanded from each lab, in accelerator-months per month (weighted)."""
+        held = self.lab >= 0
+        return np.bincount(self.lab[held], weights=self.compute_acc[held], minlength=self.n_labs) * self.weight
+
+    def pay(self, offer: Offer, service_level: np.ndarray) -> None:
+        """What each developer pays this month (USD/month): the plan, or the API compute served."""
+        held = self.lab >= 0
+        lab = np.where(held, self.lab, 0)
+        plan = np.where(self.plan >= 0, self.plan, 0)
+        sub_price = np.nan_to_num(offer.plan_price_usd[lab, plan])
+        api_cost = self.compute_acc * service_level[lab] * offer.api_price_usd_per_acc[lab]
+        self.paid_usd[:] = np.where(held, np.where(self._api, api_cost, sub_price), 0.0)
+        self.value_usd[:] = np.where(
+            held, self.wage_usd_per_day * self._months_per_day * self.work_share * service_level[lab], 0.0
+        )
+
+    def revenue_by_lab(self, channel: Channel) -> np.ndarray:
+        """USD/month paid to each lab through one channel (weighted)."""
+        mask = (self.lab >= 0) & (self.channel == channel)
+        return np.bincount(self.lab[mask], weights=self.paid_usd[mask], minlength=self.n_labs) * self.weight
+
+    def work_share_by_lab(self, service_level: np.ndarray) -> np.ndarray:
+        """Share of all developers' work done by each lab's agents, after rationing."""
+        held = self.lab >= 0
+        done = self.work_share[held] * service_level[self.lab[held]]
+        return np.bincount(self.lab[held], weights=done, minlength=self.n_labs) / self.n
+
+    def client_spend_usd_per_year(self, lab: int) -> np.ndarray:
+        """Annualised API spend of each client on one lab, in USD/year (weighted)."""
+        mask = (self.lab == lab) & self._api
+        return np.bincount(self.client[mask], weights=self.paid_usd[mask]) * self.weight * 12.0
+
+
+class Developer(mesa.Agent):
+    """One developer agent: a view of row ``index`` of the population's arrays."""
+
+    def __init__(self, model: MarketModel | None = None, index: int = 0) -> None:
+        super().__init__(model)
+        self.index = int(index)
+
+    @property
+    def _pop(self) -> DeveloperPopulation:
+        return self.model.developers
+
+    @property
+    def wage_usd_per_day(self) -> float:
+        return float(self._pop.wage_usd_per_day[self.index])
+
+    @property
+    def affinity(self) -> float:
+        """How much of this developer's work suits agents, relative to the average (1)."""
+        return float(self._pop.affinity[self.index])
+
+    @property
+    def channel(self) -> Channel:
+        return Channel(int(self._pop.channel[self.index]))
+
+    @property
+    def state(self) -> DeveloperState:
+        return DeveloperState(int(self._pop.state[self.index]))
+
+    @property
+    def lab(self) -> str | None:
+        lab = int(self._pop.lab[self.index])
+        return self.model.lab_names[lab] if lab >= 0 else None
+
+    @property
+    def plan(self) -> str | None:
+        plan = int(self._pop.plan[self.index])
+        return self.model.plan_names[plan] if plan >= 0 else None
+
+    @property
+    def work_share(self) -> float:
+        """Share of this developer's work handed to an agent this month."""
+        return float(self._pop.work_share[self.index])
+
+    @property
+    def compute_acc(self) -> float:
+        """Compute this developer's agent demands, in accelerator-months per month."""
+        return float(self._pop.compute_acc[self.index])
+
+    @property
+    def paid_usd(self) -> float:
+        return float(self._pop.paid_usd[self.index])
+
+    @property
+    def roi(self) -> float:
+        """Return on investment of the best or current option: value of time saved over price."""
+        return float(self._pop.roi[self.index])
+
+    @property
+    def weight(self) -> float:
+        """Real developers this agent stands for."""
+        return self._pop.weight
+
+    @property
+    def peers(self) -> list[Developer]:
+        agents = self.model.developer_agents
+        return [agents[j] for j in self._pop.network.neighbours(self.index)]
+
+    def __repr__(self) -> str:
+        return f"Developer({self.index}, {self.state.name}, lab={self.lab}, plan={self.plan})"

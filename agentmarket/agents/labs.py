@@ -1,0 +1,318 @@
+"""Labs: a model whose capability grows with training compute, a price list, forecasts,
+capacity contracts with clouds, and books.
+
+Money is in USD per month, compute in accelerator-months per month. A lab books capacity
+``booking_lead_months`` ahead from a smoothed demand forecast, buys the rest at spot (up to
+``max_spot_multiple`` times its contract price), and rations its users when what it can get
+falls short: every user then receives the same share of the compute asked for (the service
+level).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from agentmarket.params import Lab, PricingPolicy, month_index
+
+if TYPE_CHECKING:
+    from agentmarket.model import MarketModel
+
+DISTRESS_MONTHS_TO_EXIT = 6
+
+
+class LabState(Enum):
+    """A lab's standing with its investors."""
+
+    ACTIVE = "active"
+    DISTRESSED = "distressed"  # cash below zero and no round: no training, cost-plus prices
+    EXITED = "exited"  # distressed too long: serves no one
+
+
+@dataclass
+class Contract:
+    """Capacity booked with one cloud: ``acc`` accelerators each month in [start, end)."""
+
+    cloud: int
+    start: int
+    end: int
+    acc: float
+    price_usd_per_acc_month: float
+
+
+class LabAgent(mesa.Agent):
+    """One lab. Its monthly books are attributes named as in the output table."""
+
+    def __init__(self, model: MarketModel | None = None, name: str = "lab", spec: Lab | None = None) -> None:
+        super().__init__(model)
+        self.name = name
+        self.spec = spec or Lab()
+        self.state = LabState.ACTIVE
+        self.months_distressed = 0
+        self.price_index = 1.0
+        self.training_compute = self.spec.initial_training_acc_months
+        self.capability = 0.0
+        self.contracts: list[Contract] = []
+        self.forecast_level = 0.0
+        self.forecast_trend = 0.0
+        self.planned_inference: dict[int, float] = {}
+        self.revenue_history: deque[float] = deque(maxlen=15)
+        self.cash = self.spec.initial_cash_usd
+        self.funding_rounds = 0
+        self.funding = 0.0
+        self.training_budget_usd = 0.0
+        self.reset_month()
+        self.service_level = 1.0
+        self.gross_margin = 0.0
+
+    def reset_month(self) -> None:
+        """Zero the flows of the month; stocks (cash, contracts, capability) carry over."""
+        self.coding_demand = 0.0
+        self.other_demand = 0.0
+        self.training_demand = 0.0
+        self.demand = 0.0
+        self.served = 0.0
+        self.subscription_revenue = 0.0
+        self.api_revenue = 0.0
+        self.other_revenue = 0.0
+        self.revenue = 0.0
+        self.compute_paid = 0.0
+        self.inference_cost = 0.0
+        self.inference_cost_planned = 0.0
+        self.training_cost = 0.0
+        self.other_cost = 0.0
+        self.ebitda = 0.0
+        self.funding = 0.0
+        self.subscribers = 0.0
+        self.agent_work_share = 0.0
+        self.clients_over_100m = 0
+
+    # ----- capability -------------------------------------------------------------------
+    def update_capability(self) -> None:
+        """Capability = max * x / (1 + x), x = (effective training compute / half)^elasticity, plus the step."""
+        m, cap = self.model, self.model.params.capability
+        stalled = bool(cap.stall_month) and m.month > month_index(cap.stall_month)
+        if not stalled:
+            years = (m.month - m.params.start_index) / 12.0
+            self.training_compute += self.served_training * (1.0 + cap.algorithmic_gain_per_year) ** years
+        x = (self.training_compute / cap.half_compute_acc_months) ** cap.elasticity
+        base = cap.max_share * x / (1.0 + x)
+        step = cap.step_size if m.month >= month_index(cap.step_month) else 0.0
+        self.capability = min(cap.max_share, base + step)
+
+    @property
+    def served_training(self) -> float:
+        return self.training_demand * self.service_level
+
+    # ----- prices -----------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.state is not LabState.EXITED
+
+    @property
+    def policy(self) -> PricingPolicy:
+        return PricingPolicy.COST_PLUS if self.state is LabState.DISTRESSED else self.spec.pricing_policy
+
+    @property
+    def price(self) -> float:
+        """Price of the reference plan, USD/month."""
+        return self.spec.plans[self.spec.reference_plan].price_usd_per_month * self.price_index
+
+    def plan_price(self, plan: str) -> float:
+        return self.spec.plans[plan].price_usd_per_month * self.price_index
+
+    @property
+    def contract_price_now(self) -> float:
+        """Average price of this month's contracts, else the market's contract price (USD/acc-month)."""
+        month = self.model.month
+        live = [c for c in self.contracts if c.start <= month < c.end]
+        acc = sum(c.acc for c in live)
+        if acc > 0:
+            return sum(c.acc * c.price_usd_per_acc_month for c in live) / acc
+        return self.model.market_contract_price
+
+    @property
+    def api_price_usd_per_acc(self) -> float:
+        """What API users pay per accelerator-month of agent work."""
+        return self.spec.api_price_multiple * self.model.market_contract_price * self.price_index
+
+    def set_price(self, rivals: list[LabAgent]) -> None:
+        """Move the price index by the pricing policy, within the monthly limit and bounds."""
+        s = self.spec
+        policy = self.policy
+        if policy is PricingPolicy.HOLD:
+            return
+        if policy is PricingPolicy.UNDERCUT and rivals:
+            cheapest = min(r.price for r in rivals)
+            target = (1.0 - s.undercut) * cheapest / max(s.plans[s.reference_plan].price_usd_per_month, 1e-9)
+            self.price_index = float(np.clip(target, s.min_price_index, s.max_price_index))
+            return
+        if policy is PricingPolicy.COST_PLUS:
+            step = s.target_gross_margin - max(self.gross_margin, -1.0)
+        else:
+            step = s.scarcity_response * (1.0 - self.service_level) - 0.1 * math.log(self.price_index)
+            if rivals:
+                step += 0.2 * math.log(np.mean([r.price_index for r in rivals]) / self.price_index)
+        step = float(np.clip(step, -s.price_adjust_per_month, s.price_adjust_per_month))
+        self.price_index = float(np.clip(self.price_index * math.exp(step), s.min_price_index, s.max_price_index))
+
+    # ----- demand and capacity ----------------------------------------------------------
+    def months_since_start(self) -> float:
+        return self.model.month - self.model.params.start_index
+
+    def plan_training(self) -> None:
+        """Training budget: a floor plus a share of trailing revenue; none while distressed."""
+        if self.state is not LabState.ACTIVE:
+            self.training_budget_usd = 0.0
+            return
+        trailing = np.mean(list(self.revenue_history)[-3:]) if self.revenue_history else 0.0
+        self.training_budget_usd = (
+            self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * trailing
+        )
+
+    def other_revenue_now(self) -> float:
+        """Revenue outside coding agents this month, USD/month (exogenous growth)."""
+        years = self.months_since_start() / 12.0
+        return self.spec.other_revenue_usd_per_month * (1.0 + self.spec.other_revenue_growth_per_year) ** years
+
+    def set_demand(self, coding_acc: float) -> None:
+        """This month's compute demand: coding agents, other products, free users, training."""
+        if not self.active:
+            self.coding_demand = self.other_demand = self.training_demand = self.demand = 0.0
+            return
+        price = max(self.contract_price_now, 1e-9)
+        self.coding_demand = coding_acc
+        self.other_demand = (
+            self.other_revenue_now() * self.spec.other_compute_cost_share / price
+            + self.spec.free_users * self.spec.free_user_acc_per_user * self.model.compute_efficiency
+        )
+        self.training_demand = self.training_budget_usd / price
+        self.demand = self.coding_demand + self.other_demand + self.training_demand
+
+    @property
+    def inference_demand(self) -> float:
+        return self.coding_demand + self.other_demand
+
+    def update_forecast(self) -> None:
+        """Holt's linear smoothing of total compute demand (accelerator-months per month)."""
+        a = self.spec.forecast_smoothing
+        if self.forecast_level == 0.0:
+            self.forecast_level = self.demand
+            return
+        prev = self.forecast_level
+        self.forecast_level = a * self.demand + (1 - a) * (prev + self.forecast_trend)
+        self.forecast_trend = a * (self.forecast_level - prev) + (1 - a) * self.forecast_trend
+
+    def forecast(self, months_ahead: int) -> float:
+        return max(0.0, self.forecast_level + months_ahead * self.forecast_trend)
+
+    def contracted(self, month: int, cloud: int | None = None) -> float:
+        return sum(c.acc for c in self.contracts if c.start <= month < c.end and (cloud is None or c.cloud == cloud))
+
+    def book_capacity(self) -> None:
+        """Book what the forecast needs ``booking_lead_months`` ahead, pro rata to what clouds offer."""
+        if self.state is not LabState.ACTIVE:
+            return
+        m = self.model
+        lead = self.spec.booking_lead_months
+        start = m.month + lead
+        total = self.forecast(lead)
+        inference_share = self.inference_demand / self.demand if self.demand > 0 else 1.0
+        self.planned_inference[start] = total * inference_share
+        need = total * (1.0 + self.spec.booking_buffer) - self.contracted(start)
+        if need <= 0:
+            return
+        clouds = m.clouds_for(self)
+        offers = np.array([c.offer_capacity(start) for c in clouds])
+        if offers.sum() <= 0:
+            return
+        take = offers * min(1.0, need / offers.sum())
+        for cloud, acc in zip(clouds, take, strict=True):
+            if acc <= 0:
+                continue
+            cloud.book_capacity(start, self.spec.contract_months, acc)
+            self.contracts.append(
+                Contract(m.cloud_index[cloud.name], start, start + self.spec.contract_months, acc, cloud.contract_price)
+            )
+
+    def drop_expired_contracts(self) -> None:
+        month = self.model.month
+        self.contracts = [c for c in self.contracts if c.end > month]
+        self.planned_inference = {t: v for t, v in self.planned_inference.items() if t >= month}
+
+    # ----- books ------------------------------------------------------------------------
+    def settle(self, subscription_usd: float, api_usd: float, compute_paid_usd: float, served_acc: float) -> None:
+        """Close the month's books (USD/month) and raise funding if runway is short."""
+        s = self.spec
+        self.served = served_acc
+        self.service_level = min(1.0, served_acc / self.demand) if self.demand > 0 else 1.0
+        other = self.other_revenue_now() if self.active else 0.0
+        self.subscription_revenue = subscription_usd
+        self.api_revenue = api_usd
+        self.other_revenue = other
+        self.revenue = subscription_usd + api_usd + other
+        self.compute_paid = compute_paid_usd
+        train_share = self.training_demand / self.demand if self.demand > 0 else 0.0
+        self.training_cost = compute_paid_usd * train_share
+        self.inference_cost = compute_paid_usd - self.training_cost
+        planned_acc = self.planned_inference.get(self.model.month, self.inference_demand)
+        self.inference_cost_planned = planned_acc * self.contract_price_now
+        self.other_cost = (
+            (s.other_cost_fixed_usd_per_month + s.other_cost_share_of_revenue * self.revenue) if self.active else 0.0
+        )
+        self.gross_margin = (self.revenue - self.inference_cost) / self.revenue if self.revenue > 0 else 0.0
+        self.ebitda = self.revenue - self.inference_cost - self.training_cost - self.other_cost
+        self.cash += self.ebitda
+        self.revenue_history.append(self.revenue)
+        self.raise_funding()
+        self.update_standing()
+
+    def revenue_growth_per_year(self) -> float:
+        """Growth of the trailing three months' revenue over the same a year earlier."""
+        h = list(self.revenue_history)
+        if len(h) < 15:
+            return math.inf if sum(h) > 0 else 0.0
+        before = sum(h[:3])
+        return sum(h[-3:]) / before - 1.0 if before > 0 else math.inf
+
+    def raise_funding(self) -> None:
+        """Raise a round when cash covers fewer than ``funding_runway_months`` of burn and revenue grows."""
+        s = self.spec
+        burn = max(0.0, -self.ebitda)
+        if not self.active or burn <= 0 or self.cash >= s.funding_runway_months * burn:
+            return
+        if self.revenue_growth_per_year() <= s.funding_min_growth_per_year:
+            return
+        self.funding = max(s.funding_min_usd, s.funding_round_revenue_multiple * 12.0 * self.revenue)
+        self.cash += self.funding
+        self.funding_rounds += 1
+
+    def update_standing(self) -> None:
+        """Distressed while cash is negative; exits after ``DISTRESS_MONTHS_TO_EXIT`` such months."""
+        if self.state is LabState.EXITED:
+            return
+        if self.cash < 0:
+            self.months_distressed += 1
+            self.state = LabState.EXITED if self.months_distressed >= DISTRESS_MONTHS_TO_EXIT else LabState.DISTRESSED
+        else:
+            self.months_distressed = 0
+            self.state = LabState.ACTIVE
+
+    @property
+    def api_share(self) -> float:
+        """Share of revenue sold through the API (coding API plus the API part of other revenue)."""
+        return self.api_revenue_total / self.revenue if self.revenue > 0 else 0.0
+
+    @property
+    def api_revenue_total(self) -> float:
+        return self.api_revenue + self.other_revenue * self.model.params.labs[self.name].other_api_share
+
+    @property
+    def exited(self) -> int:
+        return int(self.state is LabState.EXITED)

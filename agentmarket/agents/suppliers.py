@@ -1,0 +1,135 @@
+"""Upstream suppliers: memory makers, packaging lines, power generation and grid delivery.
+
+Memory and packaging are *flow* layers: each month they turn out at most ``capacity``
+accelerators' worth of HBM or packages, and every accelerator in service carries what they
+made earlier. Power and grid are *stock* layers: ``capacity`` MW can run or be delivered at
+once. Each supplier expands only after a lead time, and prices its output by how tight it is
+(and, for concentrated memory makers, by market power).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import mesa
+
+from agentmarket.params import Layer, Supplier, month_index
+
+if TYPE_CHECKING:
+    from agentmarket.model import MarketModel
+
+FLOW_LAYERS = (Layer.MEMORY, Layer.PACKAGING)
+
+
+def tightness(utilization: float, knee: float) -> float:
+    """0 below the knee, rising linearly to 1 at full use, and on beyond it for excess demand."""
+    return max(0.0, utilization - knee) / (1.0 - knee)
+
+
+class SupplierAgent(mesa.Agent):
+    """One upstream supplier; see the module docstring for the units of its layer."""
+
+    def __init__(self, model: MarketModel | None = None, name: str = "supplier", spec: Supplier | None = None) -> None:
+        super().__init__(model)
+        self.name = name
+        self.spec = spec or Supplier()
+        self.layer = self.spec.layer
+        self.installed_capacity = self.spec.capacity
+        self.pipeline: deque[tuple[int, float]] = deque()
+        self.in_service_acc = self.spec.initial_in_service_acc
+        self.price = self.spec.base_price / (1.0 - self.spec.market_power)
+        self.demand = 0.0
+        self.served = 0.0
+        self.pressure = 0.0
+        self.binding = 0
+        self._shock = (
+            (month_index(self.spec.shock_month), month_index(self.spec.shock_month) + self.spec.shock_months)
+            if self.spec.shock_month
+            else None
+        )
+
+    @property
+    def is_flow(self) -> bool:
+        return self.layer in FLOW_LAYERS
+
+    @property
+    def capacity(self) -> float:
+        """Usable capacity this month: installed, less any shock (acc/month or MW)."""
+        if self._shock and self._shock[0] <= self.model.month < self._shock[1]:
+            return self.installed_capacity * (1.0 - self.spec.shock_capacity_loss)
+        return self.installed_capacity
+
+    @property
+    def utilization(self) -> float:
+        """Share of this month's capacity used, in [0, 1]."""
+        return self.served / self.capacity if self.capacity > 0 else 0.0
+
+    @property
+    def carried_acc(self) -> float:
+        """Accelerators this supplier equipped earlier that are still in service."""
+        return self.in_service_acc * (1.0 - 1.0 / self.model.params.hardware.lifetime_months)
+
+    @property
+    def supports_acc(self) -> float:
+        """Accelerators in service this supplier can support this month (the graph's capacity)."""
+        if self.is_flow:
+            return self.carried_acc + self.capacity
+        return self.capacity * 1000.0 / self.model.params.hardware.kw_per_acc
+
+    def to_layer_units(self, acc: float) -> float:
+        """Convert a fleet of accelerators into this layer's units (new acc/month, or MW)."""
+        if self.is_flow:
+            return max(0.0, acc - self.carried_acc)
+        return acc * self.model.params.hardware.kw_per_acc / 1000.0
+
+    def receive_expansions(self) -> None:
+        """Capacity ordered ``lead_months`` ago comes into service."""
+        while self.pipeline and self.pipeline[0][0] <= self.model.month:
+            self.installed_capacity += self.pipeline.popleft()[1]
+
+    def order_expansion(self) -> None:
+        """Order more capacity when demand presses past the trigger, at most ``expansion_per_year``."""
+        gap = self.pressure - self.spec.expansion_trigger
+        if gap <= 0 or self.installed_capacity <= 0:
+            return
+        pending = sum(q for _, q in self.pipeline)
+        step = self.installed_capacity * min(self.spec.expansion_per_year / 12.0, gap)
+        ceiling = self.installed_capacity * self.spec.expansion_per_year * max(self.spec.lead_months, 12) / 12.0
+        step = min(step, max(0.0, ceiling - pending))
+        if step > 0:
+            self.pipeline.append((self.model.month + self.spec.lead_months, step))
+
+    def set_price(self) -> None:
+        """Price = base / (1 - market power) * (1 + premium * tightness of last month's demand)."""
+        markup = 1.0 / (1.0 - self.spec.market_power)
+        self.price = (
+            self.spec.base_price
+            * markup
+            * (1.0 + self.spec.tightness_premium * min(tightness(self.pressure, 0.8), 3.0))
+        )
+
+    def step(self) -> None:
+        self.receive_expansions()
+        self.set_price()
+        self.order_expansion()
+
+    def record_flow(self, demand_acc: float, served_acc: float, binding: bool) -> None:
+        """Store this month's demand and served fleet, in the layer's own units."""
+        self.demand = self.to_layer_units(demand_acc)
+        self.served = min(self.to_layer_units(served_acc), self.capacity)
+        cap = self.capacity
+        self.pressure = self.demand / cap if cap > 0 else (0.0 if self.demand <= 0 else 10.0)
+        self.binding = int(binding)
+        if self.is_flow:
+            self.in_service_acc = max(served_acc, self.carried_acc)
+
+    @property
+    def cost_to_buyer_usd_per_acc_month(self) -> float:
+        """What this supplier adds to the monthly cost of one accelerator in service (USD)."""
+        hw = self.model.params.hardware
+        if self.layer is Layer.POWER:
+            return self.price * hw.kw_per_acc * hw.hours_per_month / 1000.0
+        if self.layer is Layer.GRID:
+            return self.price * hw.kw_per_acc
+        return self.price / hw.lifetime_months

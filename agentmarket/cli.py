@@ -1,0 +1,155 @@
+"""The ``agentmarket`` command line: parses, calls the package, prints.
+
+Bad input ends in one line on stderr and exit status 2; a run that fails after it began, in
+one line and exit status 1. ``--debug`` (before the command) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentmarket.errors import InputError
+
+app = typer.Typer(
+    name="agentmarket",
+    help="An agent-based model of the market for AI coding agents.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+console = Console()
+STATE = {"debug": False}
+
+ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="bundled scenario name or path to a .toml file")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a parameter: dotted.key=value (repeatable)")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks on errors")] = False) -> None:
+    STATE["debug"] = debug
+
+
+def _params(scenario: str, sets: list[str] | None, months: int | None = None, developers: int | None = None):
+    from agentmarket.scenarios import load_scenario
+
+    overrides = list(sets or [])
+    if months is not None:
+        overrides.append(f"simulation.months={months}")
+    if developers is not None:
+        overrides.append(f"simulation.developer_agents={developers}")
+    return load_scenario(scenario, overrides)
+
+
+def default_out_path(name: str) -> Path:
+    """A new file under runs/ for a run without --out, never overwriting an earlier one."""
+    from datetime import datetime
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = Path("runs") / f"{name}-{stamp}.parquet"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path("runs") / f"{name}-{stamp}-{n}.parquet"
+    return path
+
+
+@app.command()
+def run(
+    scenario: ScenarioOpt = "baseline",
+    set_: SetOpt = None,
+    seed: Annotated[int, typer.Option(help="random seed", min=0)] = 0,
+    months: Annotated[int | None, typer.Option(help="months to simulate (default: the scenario's)")] = None,
+    developers: Annotated[int | None, typer.Option(help="developer agents (default: the scenario's)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="results file, .parquet or .csv (default: a new file in runs/)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+) -> None:
+    """Run one scenario: print a summary table and write the monthly results."""
+    from agentmarket.output import check_output_path, run_scenario, summary_rows, write_table
+
+    params = _params(scenario, set_, months, developers)
+    path = check_output_path(out if out is not None else default_out_path(params.name), overwrite)
+    with console.status(
+        f"running {params.name}: {params.simulation.months} months, "
+        f"{params.simulation.developer_agents:,} developer agents"
+    ):
+        _model, table = run_scenario(params, seed)
+    write_table(table, path)
+    summary = Table(title=f"{params.name} (seed {seed})")
+    for col in ("year", "adoption", "agent work", "lab_a revenue", "lab_a gross margin", "compute USD/h", "binding"):
+        summary.add_column(col, justify="right")
+    for row in summary_rows(table):
+        summary.add_row(*row)
+    console.print(summary)
+    console.print(f"wrote {len(table):,} rows to {path}")
+
+
+@app.command()
+def params(scenario: ScenarioOpt = "baseline", set_: SetOpt = None) -> None:
+    """List every parameter with its value, unit, allowed range and description."""
+    from agentmarket.scenarios import describe_params
+
+    table = Table(title=f"parameters of {scenario}")
+    for col in ("key", "value", "unit", "allowed", "description"):
+        table.add_column(col, overflow="fold")
+    for row in describe_params(_params(scenario, set_)):
+        table.add_row(row.key, str(row.value), row.unit, row.allowed, row.description)
+    Console(width=max(console.width, 200)).print(table)
+
+
+@app.command()
+def scenarios() -> None:
+    """List the bundled scenarios, one line each."""
+    from agentmarket.scenarios import list_scenarios
+
+    for name, description in list_scenarios():
+        print(f"{name:<22} {description}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and turn every error into one line and an exit status."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="agentmarket", standalone_mode=False)
+    except InputError as exc:
+        if debug:
+            raise
+        print(f"agentmarket: error: {exc}", file=sys.stderr)
+        return 2
+    except click.exceptions.NoArgsIsHelpError:
+        return 0
+    except click.UsageError as exc:
+        if debug:
+            raise
+        print(f"agentmarket: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return 2
+    except click.exceptions.Abort:
+        print("agentmarket: aborted", file=sys.stderr)
+        return 130
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("agentmarket: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            f"agentmarket: error: the run failed: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

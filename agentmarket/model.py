@@ -1,0 +1,402 @@
+"""The market model: one ``step()`` is one month, in documented, ordered phases.
+
+1. ``supply_phase``     suppliers receive expansions, set prices, order expansions.
+2. ``cloud_phase``      clouds receive new places, set contract and spot prices, order places.
+3. ``lab_phase``        labs update capability, set prices, plan training, book capacity.
+4. ``developer_phase``  developers churn, switch, adopt; their compute demand is summed per lab.
+5. ``clear_market``     compute flows through the supply graph; clouds and labs ration.
+6. ``settle_books``     developers pay, labs pay clouds, books close, funding is raised.
+7. data collection (Mesa's DataCollector).
+
+Nothing happens by date except what a scenario states as an input (the capability step,
+a supply shock); prices, rationing and the binding layer come from capacities, demand and
+the agents' rules.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import mesa
+import numpy as np
+
+from agentmarket.agents.clouds import CloudAgent, spot_demand_share
+from agentmarket.agents.developers import Channel, Developer, DeveloperPopulation, Offer
+from agentmarket.agents.labs import LabAgent
+from agentmarket.agents.suppliers import SupplierAgent
+from agentmarket.params import Layer, Params, month_label
+from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
+
+LAB_METRICS = (
+    "revenue",
+    "subscription_revenue",
+    "api_revenue",
+    "api_share",
+    "inference_cost",
+    "inference_cost_planned",
+    "gross_margin",
+    "training_cost",
+    "other_cost",
+    "ebitda",
+    "cash",
+    "funding",
+    "funding_rounds",
+    "price",
+    "api_price_usd_per_acc",
+    "service_level",
+    "subscribers",
+    "capability",
+    "demand",
+    "served",
+    "agent_work_share",
+    "clients_over_100m",
+    "exited",
+)
+CLOUD_METRICS = ("compute_price", "contract_price_per_hour", "utilization", "capacity", "served", "revenue", "capex")
+LAYER_METRICS = ("capacity", "demand", "utilization", "binding", "price")
+MARKET_METRICS = (
+    "adoption_share",
+    "agent_work_share",
+    "adopters",
+    "subscription_price",
+    "compute_price",
+    "memory_price",
+    "developer_payments",
+    "compute_served",
+    "compute_requested",
+    "max_flow",
+    "cloud_binding",
+)
+
+
+def layer_metric(model: MarketModel, layer: str, metric: str) -> float:
+    """A supply layer's metric: sums of capacity, demand and served; weighted price; binding flag."""
+    return model.layer_stats[layer][metric]
+
+
+class MarketModel(mesa.Model):
+    """The coding-agent compute market. ``MarketModel()`` runs a small default market."""
+
+    def __init__(self, params: Params | None = None, rng: int | np.random.Generator | None = None) -> None:
+        super().__init__(rng=rng)
+        self.params = params if params is not None else Params()
+        p = self.params
+        self.month = p.start_index
+        self.end_month = p.start_index + p.simulation.months
+        self.booking_lead = max((lab.booking_lead_months for lab in p.labs.values()), default=0)
+        self.graph = build_supply_graph(p)
+
+        self.suppliers = list(
+            SupplierAgent.create_agents(self, len(p.suppliers), name=list(p.suppliers), spec=list(p.suppliers.values()))
+        )
+        self.clouds = list(
+            CloudAgent.create_agents(self, len(p.clouds), name=list(p.clouds), spec=list(p.clouds.values()))
+        )
+        self.labs = list(LabAgent.create_agents(self, len(p.labs), name=list(p.labs), spec=list(p.labs.values())))
+        self.cloud_index = {c.name: i for i, c in enumerate(self.clouds)}
+        self.lab_names = [lab.name for lab in self.labs]
+        self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
+        self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
+
+        self.developers = DeveloperPopulation(p, self.rng, len(self.labs), len(self.plan_names))
+        self.developer_agents = list(
+            Developer.create_agents(self, p.simulation.developer_agents, index=np.arange(p.simulation.developer_agents))
+        )
+
+        self.adoption_share = 0.0
+        self.agent_work_share = 0.0
+        self.adopters = 0.0
+        self.developer_payments = 0.0
+        self.compute_served = 0.0
+        self.compute_requested = 0.0
+        self.max_flow = 0.0
+        self.cloud_binding = 0
+        self.other_ai_served = 0.0
+        self.other_ai_paid = 0.0
+        self.binding_layers: set[str] = set()
+        self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
+        self.offer: Offer | None = None
+        for lab in self.labs:
+            lab.update_capability()
+        for supplier in self.suppliers:
+            supplier.set_price()
+        for cloud in self.clouds:
+            cloud.set_prices()
+        self.datacollector = self._make_datacollector() if p.simulation.collect_data else None
+
+    # ----- derived quantities -------------------------------------------------------------
+    @property
+    def date(self) -> str:
+        """The month being simulated, or just simulated once ``step`` returned (YYYY-MM)."""
+        return month_label(self.month)
+
+    @property
+    def years_elapsed(self) -> float:
+        return (self.month - self.params.start_index) / 12.0
+
+    @property
+    def compute_efficiency(self) -> float:
+        """Compute per unit of agent work relative to the first month (falls each year)."""
+        return (1.0 - self.params.capability.efficiency_gain_per_year) ** self.years_elapsed
+
+    def accelerator_cost_usd_per_month(self) -> float:
+        """Monthly cost of one accelerator in service from upstream prices, USD per accelerator-month.
+
+        The accelerator (logic, HBM and packaging at today's prices, times the vendor's
+        markup) is spread over its life; power and grid are paid each month.
+        """
+        hw = self.params.hardware
+        cost = {layer: [] for layer in Layer}
+        for s in self.suppliers:
+            cost[s.layer].append(s.cost_to_buyer_usd_per_acc_month)
+        mean = {layer: float(np.mean(v)) if v else 0.0 for layer, v in cost.items()}
+        chip = (hw.logic_cost_usd_per_acc / hw.lifetime_months + mean[Layer.MEMORY] + mean[Layer.PACKAGING]) * (
+            1.0 + hw.vendor_margin
+        )
+        return chip + mean[Layer.POWER] + mean[Layer.GRID]
+
+    @property
+    def market_contract_price(self) -> float:
+        """Average contract price of clouds that sell to all (USD per accelerator-month)."""
+        open_clouds = [c for c in self.clouds if not c.owner]
+        return float(np.mean([c.contract_price for c in open_clouds])) if open_clouds else self.clouds[0].contract_price
+
+    @property
+    def market_base_price(self) -> float:
+        """Cost plus margin of open clouds' compute, without scarcity premium (USD/acc-month)."""
+        open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
+        return float(np.mean([c.unit_cost_usd * (1.0 + c.spec.margin) for c in open_clouds]))
+
+    @property
+    def compute_price(self) -> float:
+        """Capacity-weighted spot compute price of open clouds, USD per accelerator-hour."""
+        open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
+        w = np.array([max(c.capacity, 1e-9) for c in open_clouds])
+        price = np.array([c.compute_price for c in open_clouds])
+        return float(np.dot(w, price) / w.sum())
+
+    @property
+    def memory_price(self) -> float:
+        return self.layer_stats[Layer.MEMORY.value]["price"]
+
+    @property
+    def subscription_price(self) -> float:
+        """Subscriber-weighted price of the labs' reference plans, USD/month."""
+        subs = np.array([lab.subscribers for lab in self.labs])
+        prices = np.array([lab.price for lab in self.labs])
+        return float(np.dot(subs, prices) / subs.sum()) if subs.sum() > 0 else float(prices.mean())
+
+    @property
+    def binding_layer(self) -> str:
+        """The supply layer on this month's minimum cut, 'cloud', or 'none' when demand is met."""
+        for layer in Layer:
+            if layer.value in self.binding_layers:
+                return layer.value
+        return "cloud" if self.cloud_binding else "none"
+
+    def clouds_for(self, lab: LabAgent) -> list[CloudAgent]:
+        """Open clouds a lab may book with (its own fleet is not booked)."""
+        names = set(self.graph.predecessors(lab.name))
+        return [c for c in self.clouds if c.name in names and not c.owner]
+
+    # ----- the month ----------------------------------------------------------------------
+    def step(self) -> None:
+        self.supply_phase()
+        self.cloud_phase()
+        self.lab_phase()
+        self.developer_phase()
+        result = self.clear_market()
+        self.settle_books(result)
+        if self.datacollector is not None:
+            self.datacollector.collect(self)
+        self.month += 1
+        if self.month >= self.end_month:
+            self.running = False
+
+    def run(self, months: int | None = None) -> MarketModel:
+        """Step ``months`` months (default: to the scenario's end) and return the model."""
+        for _ in range(self.end_month - self.month if months is None else months):
+            self.step()
+        return self
+
+    def supply_phase(self) -> None:
+        for supplier in self.suppliers:
+            supplier.step()
+
+    def cloud_phase(self) -> None:
+        for cloud in self.clouds:
+            cloud.retire_bookings()
+            cloud.step()
+
+    def lab_phase(self) -> None:
+        for lab in self.labs:
+            lab.reset_month()
+            lab.drop_expired_contracts()
+            lab.update_capability()
+        for lab in self.labs:
+            lab.set_price([r for r in self.labs if r is not lab and r.active])
+        for lab in self.labs:
+            lab.plan_training()
+
+    def make_offer(self) -> Offer:
+        labs = self.labs
+        price = np.full((len(labs), len(self.plan_names)), np.nan)
+        cap = np.ones((len(labs), len(self.plan_names)))
+        for i, lab in enumerate(labs):
+            for j, plan in enumerate(self.plan_names):
+                if plan in lab.spec.plans:
+                    price[i, j] = lab.plan_price(plan)
+                    cap[i, j] = lab.spec.plans[plan].work_share_cap
+        return Offer(
+            capability=np.array([lab.capability for lab in labs]),
+            service_level=np.array([lab.service_level for lab in labs]),
+            active=np.array([lab.active for lab in labs]),
+            plan_price_usd=price,
+            plan_cap=cap,
+            api_price_usd_per_acc=np.array([lab.api_price_usd_per_acc for lab in labs]),
+            compute_acc_per_work_share=self.params.developers.compute_acc_per_work_share * self.compute_efficiency,
+        )
+
+    def developer_phase(self) -> None:
+        self.offer = self.make_offer()
+        self.developers.decide(self.offer, self.rng)
+        coding = self.developers.demand_by_lab()
+        for lab, acc in zip(self.labs, coding, strict=True):
+            lab.set_demand(float(acc))
+            lab.update_forecast()
+            lab.book_capacity()
+
+    def clear_market(self):
+        """Requests to each cloud (contracts, then spot), the allocation, and the binding layers."""
+        n_c, n_b = len(self.clouds), len(self.labs) + 1
+        contract_req = np.zeros((n_c, n_b))
+        spot_req = np.zeros((n_c, n_b))
+        booked = np.zeros((n_c, n_b))
+        contract_value = np.zeros((n_c, n_b))
+        for j, lab in enumerate(self.labs):
+            if not lab.active:
+                continue
+            for k in lab.contracts:
+                if k.start <= self.month < k.end:
+                    booked[k.cloud, j] += k.acc
+                    contract_value[k.cloud, j] += k.acc * k.price_usd_per_acc_month
+            for i, c in enumerate(self.clouds):
+                if c.owner == lab.name:
+                    booked[i, j] += c.capacity
+                    contract_value[i, j] += c.capacity * c.contract_price
+            total = booked[:, j].sum()
+            contract_req[:, j] = booked[:, j] * (min(1.0, lab.demand / total) if total > 0 else 0.0)
+            shortfall = max(0.0, lab.demand - total)
+            reference = lab.contract_price_now
+            self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
+        other = self.params.market
+        self.other_ai_demand = other.other_ai_demand_acc * (1.0 + other.other_ai_growth_per_year) ** self.years_elapsed
+        self._route_spot(
+            spot_req, n_b - 1, self.other_ai_demand, self.market_base_price, other.other_ai_max_price_usd_per_acc_month
+        )
+
+        capacity = {s.name: s.supports_acc for s in self.suppliers}
+        capacity.update({c.name: c.capacity for c in self.clouds})
+        result = self.clearing.clear(
+            capacity, contract_req, spot_req, lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
+        )
+        self._contract_value = contract_value
+        self._contract_req = contract_req
+        for s in self.suppliers:
+            s.record_flow(result.node_asked[s.name], result.node_served[s.name], s.name in result.binding_nodes)
+        for c in self.clouds:
+            c.requested = result.node_asked[c.name]
+            c.served = result.node_served[c.name]
+            c.spot_demand_estimate = float(spot_req[self.cloud_index[c.name]].sum())
+        self.binding_layers = {self.graph.nodes[n].get("layer") for n in result.binding_nodes} - {None}
+        self.cloud_binding = int(any(self.graph.nodes[n]["kind"] == "cloud" for n in result.binding_nodes))
+        self.max_flow = result.max_flow
+        self.compute_requested = result.requested
+        self.compute_served = float(result.contract_served.sum() + result.spot_served.sum())
+        return result
+
+    def _route_spot(self, spot_req: np.ndarray, buyer: int, amount: float, reference: float, limit: float) -> None:
+        """Ask the clouds that sell to ``buyer`` for spot compute, pro rata to their spare places.
+
+        The buyer takes all of ``amount`` from a cloud priced at or below ``reference``
+        (USD/acc-month), less as the price rises, and none at ``limit``.
+        """
+        if amount <= 0:
+            return
+        sellers = [i for i, c in enumerate(self.clouds) if self.clearing.buyer_edges[i, buyer] and not c.owner]
+        if not sellers:
+            return
+        spare = np.array(
+            [max(self.clouds[i].capacity - self.clouds[i].booked.get(self.month, 0.0), 0.0) for i in sellers]
+        )
+        if spare.sum() <= 0:
+            spare = np.array([max(self.clouds[i].capacity, 1e-9) for i in sellers])
+        take = np.array([spot_demand_share(self.clouds[i].spot_price, reference, limit) for i in sellers])
+        spot_req[sellers, buyer] += amount * take * spare / spare.sum()
+
+    def settle_books(self, result) -> None:
+        """Money changes hands: developers to labs, labs and other AI buyers to clouds.
+
+        Contracts are take-or-pay: a lab pays for all it booked, scaled down only when the
+        cloud could not deliver its contracts in full. Spot is paid as served.
+        """
+        asked = self._contract_req.sum(axis=1)
+        fill = np.divide(result.contract_served.sum(axis=1), asked, out=np.ones(len(self.clouds)), where=asked > 0)
+        spot_price = np.array([c.spot_price for c in self.clouds])
+        paid = self._contract_value * fill[:, None] + result.spot_served * spot_price[:, None]
+        lab_paid = paid[:, : len(self.labs)].sum(axis=0)
+        for c, revenue in zip(self.clouds, paid.sum(axis=1), strict=True):
+            c.revenue = float(revenue)
+        served = result.contract_served + result.spot_served
+        self.other_ai_served = float(served[:, -1].sum())
+        self.other_ai_paid = float(paid[:, -1].sum())
+
+        lab_served = served[:, : len(self.labs)].sum(axis=0)
+        service = np.array(
+            [min(1.0, lab_served[j] / lab.demand) if lab.demand > 0 else 1.0 for j, lab in enumerate(self.labs)]
+        )
+        dev = self.developers
+        dev.pay(self.offer, service)
+        subs = dev.revenue_by_lab(Channel.SUBSCRIPTION)
+        api = dev.revenue_by_lab(Channel.API)
+        work = dev.work_share_by_lab(service)
+        subscribers = np.bincount(dev.lab[dev.lab >= 0], minlength=len(self.labs)) * dev.weight
+        for j, lab in enumerate(self.labs):
+            lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_served[j]))
+            lab.subscribers = float(subscribers[j])
+            lab.agent_work_share = float(work[j])
+            lab.clients_over_100m = int((dev.client_spend_usd_per_year(j) > 1e8).sum())
+        self.developer_payments = float(dev.paid_usd.sum() * dev.weight)
+        self.adopters = float(dev.adopted.sum() * dev.weight)
+        self.adoption_share = float(dev.adopted.mean())
+        self.agent_work_share = float(work.sum())
+        self._update_layer_stats()
+
+    def _update_layer_stats(self) -> None:
+        for layer in Layer:
+            members = [s for s in self.suppliers if s.layer is layer]
+            cap = sum(s.capacity for s in members)
+            served = sum(s.served for s in members)
+            weights = np.array([max(s.capacity, 1e-12) for s in members])
+            self.layer_stats[layer.value] = {
+                "capacity": cap,
+                "demand": sum(s.demand for s in members),
+                "utilization": served / cap if cap > 0 else 0.0,
+                "binding": int(layer.value in self.binding_layers),
+                "price": float(np.dot(weights, [s.price for s in members]) / weights.sum()),
+            }
+
+    # ----- data collection ----------------------------------------------------------------
+    def _make_datacollector(self) -> mesa.DataCollector:
+        model_reporters = {name: name for name in MARKET_METRICS}
+        model_reporters["binding_layer"] = "binding_layer"
+        for layer in Layer:
+            for metric in LAYER_METRICS:
+                model_reporters[f"{layer.value}.{metric}"] = partial(layer_metric, layer=layer.value, metric=metric)
+        return mesa.DataCollector(
+            model_reporters=model_reporters,
+            agenttype_reporters={
+                LabAgent: {"entity": "name", **{m: m for m in LAB_METRICS}},
+                CloudAgent: {"entity": "name", **{m: m for m in CLOUD_METRICS}},
+            },
+        )

@@ -1,0 +1,180 @@
+"""The tidy results table and how it is written.
+
+Every run's results are one long table with columns ``date`` (first day of the month),
+``entity`` (``market``, a lab, a cloud, or a supply layer), ``metric`` and ``value``.
+Units are listed in :data:`UNITS` and in docs/model.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.labs import LabAgent
+from agentmarket.errors import InputError
+from agentmarket.model import CLOUD_METRICS, LAB_METRICS, MARKET_METRICS, MarketModel
+from agentmarket.params import Layer, month_label
+
+UNITS: dict[str, str] = {
+    "market.adoption_share": "fraction of developers who have adopted",
+    "market.agent_work_share": "fraction of all developers' work done by agents",
+    "market.adopters": "developers",
+    "market.subscription_price": "USD/month (subscriber-weighted reference plan)",
+    "market.compute_price": "USD/accelerator-hour (capacity-weighted spot price)",
+    "market.memory_price": "USD per accelerator's HBM",
+    "market.developer_payments": "USD/month",
+    "market.compute_served": "accelerators (accelerator-months per month)",
+    "market.compute_requested": "accelerators",
+    "market.max_flow": "accelerators",
+    "market.cloud_binding": "1 when a cloud's places are on the minimum cut",
+    "lab.revenue": "USD/month",
+    "lab.subscription_revenue": "USD/month",
+    "lab.api_revenue": "USD/month (coding-agent API)",
+    "lab.api_share": "fraction of revenue through the API",
+    "lab.inference_cost": "USD/month",
+    "lab.inference_cost_planned": "USD/month",
+    "lab.gross_margin": "fraction",
+    "lab.training_cost": "USD/month",
+    "lab.other_cost": "USD/month",
+    "lab.ebitda": "USD/month",
+    "lab.cash": "USD",
+    "lab.funding": "USD raised this month",
+    "lab.funding_rounds": "count to date",
+    "lab.price": "USD/month (reference plan)",
+    "lab.api_price_usd_per_acc": "USD/accelerator-month of agent work",
+    "lab.service_level": "fraction of demanded compute served",
+    "lab.subscribers": "developers",
+    "lab.capability": "fraction of work an agent can do for an average developer",
+    "lab.demand": "accelerators",
+    "lab.served": "accelerators",
+    "lab.agent_work_share": "fraction of all developers' work done by this lab's agents",
+    "lab.clients_over_100m": "count of API clients spending over 100 M USD/year",
+    "lab.exited": "1 once the lab has left the market",
+    "cloud.compute_price": "USD/accelerator-hour (spot)",
+    "cloud.contract_price_per_hour": "USD/accelerator-hour (new contracts)",
+    "cloud.utilization": "fraction",
+    "cloud.capacity": "accelerators",
+    "cloud.served": "accelerators",
+    "cloud.revenue": "USD/month",
+    "cloud.capex": "USD/month",
+    "layer.capacity": "accelerators/month (memory, packaging); MW (power, grid)",
+    "layer.demand": "same unit as capacity",
+    "layer.utilization": "fraction",
+    "layer.binding": "1 in a month the layer is on the minimum cut",
+    "layer.price": "USD/accelerator (memory, packaging); USD/MWh (power); USD/kW-month (grid)",
+}
+
+
+def tidy(model: MarketModel) -> pd.DataFrame:
+    """The model's collected data as a tidy table: date, entity, metric, value."""
+    dc = model.datacollector
+    if dc is None:
+        raise ValueError("this model collected no data (simulation.collect_data is false)")
+    start = model.params.start_index
+    frames = []
+    mv = dc.get_model_vars_dataframe()
+    dates = [pd.Timestamp(month_label(start + i) + "-01") for i in range(len(mv))]
+    market_cols = [c for c in MARKET_METRICS if c in mv]
+    m = mv[market_cols].astype(float)
+    m.insert(0, "date", dates)
+    frames.append(m.melt(id_vars="date", var_name="metric").assign(entity="market"))
+    for layer in Layer:
+        cols = [c for c in mv.columns if c.startswith(layer.value + ".")]
+        sub = mv[cols].astype(float).rename(columns=lambda c: c.split(".", 1)[1])
+        sub.insert(0, "date", dates)
+        frames.append(sub.melt(id_vars="date", var_name="metric").assign(entity=layer.value))
+    for agent_type, metrics in ((LabAgent, LAB_METRICS), (CloudAgent, CLOUD_METRICS)):
+        df = dc.get_agenttype_vars_dataframe(agent_type)
+        if df.empty:
+            continue
+        df = df.reset_index()
+        step = df["Step"] if "Step" in df else df["Time"]
+        df["date"] = [pd.Timestamp(month_label(start + int(s) - 1) + "-01") for s in step]
+        long = df[["date", "entity", *metrics]].melt(id_vars=["date", "entity"], var_name="metric")
+        long["value"] = long["value"].astype(float)
+        frames.append(long)
+    out = pd.concat(frames, ignore_index=True)[["date", "entity", "metric", "value"]]
+    out["value"] = out["value"].astype(np.float64)
+    return out.sort_values(["date", "entity", "metric"], kind="stable").reset_index(drop=True)
+
+
+def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Refuse an output path that cannot be written, before any work is done."""
+    out = Path(path)
+    if out.suffix not in (".parquet", ".csv"):
+        raise InputError(f"--out {str(out)!r}: the file must end in .parquet or .csv")
+    if out.exists() and not overwrite:
+        raise InputError(f"--out {str(out)!r} already exists; pass --overwrite to replace it or choose another file")
+    if out.exists() and out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a directory; give a file ending in .parquet or .csv")
+    parent = out.parent if str(out.parent) else Path(".")
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out {str(out)!r}: the folder {str(parent)!r} cannot be written")
+    return out
+
+
+def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``table`` to ``path`` (.parquet or .csv) atomically: whole, or not at all."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    try:
+        if out.suffix == ".csv":
+            table.to_csv(tmp, index=False, date_format="%Y-%m-%d")
+        else:
+            table.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def run_scenario(params, seed: int | None = 0) -> tuple[MarketModel, pd.DataFrame]:
+    """Build and run a model to its end; return it and its tidy table."""
+    model = MarketModel(params, rng=seed)
+    model.run()
+    return model, tidy(model)
+
+
+def pivot(table: pd.DataFrame, entity: str) -> pd.DataFrame:
+    """One entity's metrics as columns, indexed by date."""
+    sub = table[table["entity"] == entity]
+    return sub.pivot(index="date", columns="metric", values="value")
+
+
+def summary_rows(table: pd.DataFrame) -> list[tuple[str, ...]]:
+    """A line per year: adoption and agent work at year end, lab_a's revenue and gross margin
+    over the year, the year-end compute price, and the layers that bound, with their months."""
+    market = pivot(table, "market")
+    labs = table.loc[table["metric"] == "revenue", "entity"].unique()
+    lab = pivot(table, "lab_a" if "lab_a" in labs else labs[0])
+    layers = {layer.value: pivot(table, layer.value)["binding"] for layer in Layer}
+    rows = []
+    for year, idx in market.groupby(market.index.year).groups.items():
+        end = idx.max()
+        rev = lab.loc[idx, "revenue"].sum()
+        cost = lab.loc[idx, "inference_cost"].sum()
+        margin = f"{1 - cost / rev:.0%}" if rev > 0 else "-"
+        bound = [f"{name} {int(flags.loc[idx].sum())}m" for name, flags in layers.items() if flags.loc[idx].sum() > 0]
+        rows.append(
+            (
+                str(year),
+                f"{market.loc[end, 'adoption_share']:.1%}",
+                f"{market.loc[end, 'agent_work_share']:.1%}",
+                f"{rev / 1e9:,.2f} bn",
+                margin,
+                f"{market.loc[end, 'compute_price']:.2f}",
+                ", ".join(bound) or "none",
+            )
+        )
+    return rows

@@ -1,0 +1,438 @@
+"""The typed parameter schema: every parameter with its unit, valid range and meaning.
+
+A scenario is a TOML document whose tables mirror :class:`Params`. Entities (labs, clouds,
+suppliers) are tables keyed by name, so ``--set labs.lab_a.target_gross_margin=0.6``
+reaches any of them. Each field carries its unit and a one-line description; a source is
+named where a public figure set the value, and "calibrated" where none did.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def P(default: Any, unit: str, description: str, **bounds: Any) -> Any:
+    """A schema field with its unit and one-line description (``ge``/``le``/... bounds)."""
+    return Field(default, description=description, json_schema_extra={"unit": unit}, **bounds)
+
+
+class Schema(BaseModel):
+    """Base of every parameter table: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def month_index(month: str) -> int:
+    """Months since year 0 for a ``YYYY-MM`` string, so that differences count months."""
+    year, mon = month.split("-")
+    return int(year) * 12 + int(mon) - 1
+
+
+def month_label(index: int) -> str:
+    """Inverse of :func:`month_index`."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+class NetworkKind(StrEnum):
+    """Shape of the developers' social network."""
+
+    SMALL_WORLD = "small_world"
+    COMPLETE = "complete"
+
+
+class PricingPolicy(StrEnum):
+    """How a lab sets its subscription price index each month."""
+
+    HOLD = "hold"
+    COST_PLUS = "cost_plus"
+    ADAPTIVE = "adaptive"
+    UNDERCUT = "undercut"
+
+
+class Layer(StrEnum):
+    """The upstream supply layers, in the order compute flows through them."""
+
+    MEMORY = "memory"
+    PACKAGING = "packaging"
+    POWER = "power"
+    GRID = "grid"
+
+
+class Simulation(Schema):
+    start: str = P("2023-01", "YYYY-MM", "first simulated month", pattern=MONTH_PATTERN)
+    months: int = P(96, "months", "number of monthly steps", ge=1, le=1200)
+    developer_agents: int = P(
+        10_000, "agents", "developer agents; each stands for population / agents real developers", ge=1, le=5_000_000
+    )
+    collect_data: bool = P(True, "flag", "collect the monthly table with Mesa's DataCollector")
+
+
+class Market(Schema):
+    developer_population: float = P(
+        30e6, "developers", "real professional developers in the world (Evans Data, SlashData: 27-47 M)", gt=0, le=1e9
+    )
+    workdays_per_month: float = P(21.7, "days/month", "paid working days in a month", gt=0, le=31)
+    other_ai_demand_acc: float = P(
+        3.0e6,
+        "accelerators",
+        "compute bought at spot by all other AI workloads in the first month (calibrated)",
+        ge=0,
+        le=1e9,
+    )
+    other_ai_growth_per_year: float = P(
+        0.6, "1/year", "growth of other AI workloads' compute demand (calibrated)", ge=-0.9, le=10
+    )
+    other_ai_max_price_usd_per_acc_month: float = P(
+        4000.0, "USD/accelerator-month", "the most other AI workloads pay for spot compute", ge=0, le=1e6
+    )
+
+
+class Developers(Schema):
+    wage_median_usd_per_day: float = P(
+        300.0,
+        "USD/day",
+        "median daily pay over the world's developers (350-500 for an ordinary developer in rich markets)",
+        gt=0,
+        le=1e4,
+    )
+    wage_sigma: float = P(0.5, "log-units", "spread of the lognormal daily wage", ge=0, le=3)
+    affinity_shape: float = P(
+        2.0,
+        "1",
+        "gamma shape of how much of a developer's work suits agents (mean 1; larger is more alike)",
+        gt=0,
+        le=1e6,
+    )
+    review_overhead: float = P(
+        0.3, "fraction", "share of the time an agent saves that goes back into reviewing its work", ge=0, lt=1
+    )
+    api_channel_share: float = P(
+        0.55,
+        "fraction",
+        "share of developers whose employer or tool buys agent work through a lab's API (calibrated)",
+        ge=0,
+        le=1,
+    )
+    api_usage_multiple: float = P(
+        2.5,
+        "1",
+        "work handed to agents by API users relative to their automatable share (no plan cap; calibrated)",
+        ge=0,
+        le=100,
+    )
+    compute_acc_per_work_share: float = P(
+        0.6,
+        "accelerator-months/month",
+        "compute that a developer handing all work to agents uses, at 2023 efficiency (calibrated)",
+        ge=0,
+        le=1e3,
+    )
+    choice_noise_usd: float = P(
+        25.0, "USD/month", "scale of the idiosyncratic taste in the choice of lab and plan (Gumbel)", gt=0, le=1e5
+    )
+    review_rate_per_month: float = P(
+        0.15, "1/month", "chance an adopter reviews its lab and plan in a month", ge=0, le=1
+    )
+    switching_cost_usd: float = P(
+        20.0, "USD", "net value a better option must beat the current one by before a switch", ge=0, le=1e5
+    )
+    client_count: int = P(
+        20_000, "clients", "tools and enterprises through which API developers buy (Zipf sizes)", ge=1, le=10_000_000
+    )
+    client_zipf_exponent: float = P(
+        1.1, "1", "Zipf exponent of client sizes: larger concentrates developers in a few clients", gt=0, le=5
+    )
+
+
+class Adoption(Schema):
+    innovation: float = P(0.004, "1/month", "Bass innovation coefficient p (calibrated)", ge=0, le=1)
+    imitation: float = P(
+        0.35, "1/month", "Bass imitation coefficient q on the adopting share of peers (calibrated)", ge=0, le=5
+    )
+    roi_gate: bool = P(True, "flag", "adoption requires a return on investment; off means it always pays (Bass limit)")
+    roi_threshold: float = P(
+        4.0,
+        "ratio",
+        "return (value of time saved over price) at which half of developers are willing to adopt (calibrated)",
+        gt=0,
+        le=1e4,
+    )
+    roi_spread: float = P(0.6, "log-units", "spread of willingness around the threshold", gt=0, le=10)
+
+
+class Churn(Schema):
+    enabled: bool = P(True, "flag", "adopters may churn")
+    base_rate_per_month: float = P(0.01, "1/month", "churn that happens whatever the return", ge=0, le=1)
+    roi_threshold: float = P(1.5, "ratio", "return below which an adopter may leave", ge=0, le=1e4)
+    rate_when_unprofitable: float = P(0.3, "1/month", "churn rate while the return is below its threshold", ge=0, le=1)
+
+
+class Network(Schema):
+    kind: NetworkKind = P(NetworkKind.SMALL_WORLD, "choice", "social network of developers: small_world or complete")
+    mean_degree: int = P(10, "peers", "peers per developer in the small-world network", ge=2, le=200)
+    rewire_prob: float = P(0.1, "fraction", "share of lattice links rewired to random developers", ge=0, le=1)
+
+
+class Capability(Schema):
+    max_share: float = P(0.9, "fraction", "share of work a perfect agent could take over", gt=0, le=1)
+    half_compute_acc_months: float = P(
+        3.0e6,
+        "accelerator-months",
+        "effective training compute at which capability is half its maximum (calibrated)",
+        gt=0,
+        le=1e15,
+    )
+    elasticity: float = P(0.6, "1", "how fast capability grows in log training compute", gt=0, le=10)
+    algorithmic_gain_per_year: float = P(
+        1.0, "1/year", "growth of training efficiency: effective compute per accelerator-month", ge=0, le=20
+    )
+    step_month: str = P(
+        "2025-12", "YYYY-MM", "month of the capability step (the late-2025 jump)", pattern=MONTH_PATTERN
+    )
+    step_size: float = P(
+        0.12, "fraction", "capability added in the step month and after (0: no step; calibrated)", ge=0, le=1
+    )
+    stall_month: str = P("", "YYYY-MM or empty", "after this month training adds no capability (empty: never)")
+    efficiency_gain_per_year: float = P(
+        0.35, "1/year", "yearly fall in compute per unit of agent work at the frontier", ge=0, le=0.99
+    )
+
+    @field_validator("stall_month")
+    @classmethod
+    def _stall_month_is_month(cls, v: str) -> str:
+        if v and not re.match(MONTH_PATTERN, v):
+            raise ValueError("must be a month YYYY-MM or empty")
+        return v
+
+
+class Plan(Schema):
+    price_usd_per_month: float = P(100.0, "USD/month", "list price of the plan", ge=0, le=1e5)
+    work_share_cap: float = P(0.1, "fraction", "most of a developer's work the plan's usage limit allows", gt=0, le=1)
+
+
+def _default_plans() -> dict[str, Plan]:
+    return {
+        "pro": Plan(price_usd_per_month=20.0, work_share_cap=0.04),
+        "max": Plan(price_usd_per_month=100.0, work_share_cap=0.2),
+    }
+
+
+class Lab(Schema):
+    initial_cash_usd: float = P(5e9, "USD", "cash in the first month", ge=0, le=1e13)
+    initial_training_acc_months: float = P(
+        5e5, "accelerator-months", "effective training compute behind the first month's model", ge=0, le=1e15
+    )
+    training_share_of_revenue: float = P(
+        0.9, "fraction", "training spend over trailing revenue (labs spend over half; >0.5 claim)", ge=0, le=10
+    )
+    training_floor_usd_per_month: float = P(1e8, "USD/month", "training spend whatever the revenue", ge=0, le=1e12)
+    other_cost_share_of_revenue: float = P(0.25, "fraction", "staff, sales and overhead over revenue", ge=0, le=10)
+    other_cost_fixed_usd_per_month: float = P(1e8, "USD/month", "overhead whatever the revenue", ge=0, le=1e12)
+    other_revenue_usd_per_month: float = P(
+        2e7, "USD/month", "revenue outside coding agents (chat, other API) in the first month", ge=0, le=1e12
+    )
+    other_revenue_growth_per_year: float = P(1.0, "1/year", "growth of revenue outside coding agents", ge=-0.9, le=20)
+    other_api_share: float = P(
+        0.6,
+        "fraction",
+        "share of revenue outside coding agents sold through the API; the rest is chat subscriptions",
+        ge=0,
+        le=1,
+    )
+    other_compute_cost_share: float = P(
+        0.5, "fraction", "compute bought per USD of other revenue, valued at the contract price", ge=0, le=10
+    )
+    free_users: float = P(0.0, "users", "free users served on the lab's own compute", ge=0, le=1e10)
+    free_user_acc_per_user: float = P(2e-4, "accelerator-months/month", "compute one free user takes", ge=0, le=10)
+    pricing_policy: PricingPolicy = P(
+        PricingPolicy.ADAPTIVE, "choice", "hold, cost_plus, adaptive (cost, scarcity, rivals) or undercut"
+    )
+    target_gross_margin: float = P(0.5, "fraction", "gross margin the price policy aims at", ge=-1, lt=1)
+    price_adjust_per_month: float = P(0.05, "fraction", "largest change of the price index in one month", ge=0, le=1)
+    scarcity_response: float = P(0.5, "1", "price index rise per unit of unserved demand", ge=0, le=10)
+    undercut: float = P(0.3, "fraction", "an undercutting lab prices this far below its cheapest rival", ge=0, lt=1)
+    min_price_index: float = P(0.3, "1", "floor of the price index", ge=0, le=100)
+    max_price_index: float = P(3.0, "1", "ceiling of the price index", ge=0, le=100)
+    api_price_multiple: float = P(
+        2.0, "1", "API price per accelerator-month of work over the contract compute price", ge=0, le=100
+    )
+    plans: dict[str, Plan] = Field(default_factory=_default_plans, description="subscription plans by name")
+    reference_plan: str = P("max", "name", "plan whose price is reported as the lab's price")
+    booking_lead_months: int = P(6, "months", "capacity is booked this far ahead", ge=0, le=60)
+    contract_months: int = P(12, "months", "length of a capacity contract", ge=1, le=120)
+    booking_buffer: float = P(0.1, "fraction", "extra capacity booked over the forecast", ge=0, le=5)
+    forecast_smoothing: float = P(0.3, "fraction", "weight of the newest month in the demand forecast", gt=0, le=1)
+    max_spot_multiple: float = P(
+        3.0, "1", "the most a lab pays for spot compute, as a multiple of its average contract price", ge=0, le=100
+    )
+    funding_runway_months: float = P(12.0, "months", "raise when cash covers fewer months of burn", ge=0, le=240)
+    funding_round_revenue_multiple: float = P(
+        2.0, "years of revenue", "size of a round as a multiple of annualised revenue", ge=0, le=1000
+    )
+    funding_min_growth_per_year: float = P(
+        0.5, "1/year", "investors fund a lab whose revenue grows faster than this", ge=-1, le=100
+    )
+    funding_min_usd: float = P(1e9, "USD", "smallest round", ge=0, le=1e13)
+    clouds: list[str] = P([], "names", "clouds the lab may buy from (empty: all non-captive clouds)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Lab:
+        if self.reference_plan not in self.plans:
+            raise ValueError(f"reference_plan {self.reference_plan!r} is not one of the plans {sorted(self.plans)}")
+        if self.min_price_index > self.max_price_index:
+            raise ValueError("min_price_index must not exceed max_price_index")
+        return self
+
+
+class Cloud(Schema):
+    initial_capacity_acc: float = P(
+        1e6, "accelerators", "data-centre places fitted with accelerators in the first month", ge=0, le=1e10
+    )
+    capex_usd_per_year: float = P(1e11, "USD/year", "capital budget for new places in the first year", ge=0, le=1e14)
+    capex_growth_per_year: float = P(0.3, "1/year", "growth of the capital budget", ge=-0.9, le=10)
+    capex_usd_per_acc: float = P(
+        45_000.0, "USD/accelerator", "building and fitting one place (29e9 USD/GW at 1.5 kW; Epoch AI)", gt=0, le=1e7
+    )
+    build_lead_months: int = P(12, "months", "from order to a place in service", ge=0, le=120)
+    margin: float = P(0.2, "fraction", "markup of the compute price over cost", ge=0, le=10)
+    scarcity_premium: float = P(
+        1.5, "1", "how steeply the spot price rises as utilisation approaches full", ge=0, le=100
+    )
+    utilization_knee: float = P(0.8, "fraction", "utilisation above which the spot price rises", ge=0, lt=1)
+    upstream: list[str] = P([], "names", "suppliers feeding the cloud (empty: every grid supplier)")
+    owner: str = P("", "lab name or empty", "a lab that owns this fleet and alone buys from it, at cost")
+
+
+class Supplier(Schema):
+    layer: Layer = P(Layer.MEMORY, "choice", "memory, packaging, power or grid")
+    capacity: float = P(
+        1e5,
+        "accelerators/month (memory, packaging) or MW (power, grid)",
+        "output per month, or power that can be used, in the first month",
+        ge=0,
+        le=1e12,
+    )
+    initial_in_service_acc: float = P(
+        0.0,
+        "accelerators",
+        "accelerators in service that this supplier's output equips (memory, packaging)",
+        ge=0,
+        le=1e12,
+    )
+    expansion_per_year: float = P(0.5, "1/year", "largest yearly capacity growth an expansion may add", ge=0, le=100)
+    expansion_trigger: float = P(0.85, "fraction", "utilisation that triggers an expansion order", ge=0, le=1)
+    lead_months: int = P(18, "months", "from an expansion order to capacity in service", ge=0, le=240)
+    base_price: float = P(
+        1000.0,
+        "USD/accelerator (memory, packaging), USD/MWh (power), USD/kW-month (grid)",
+        "price when slack",
+        ge=0,
+        le=1e9,
+    )
+    tightness_premium: float = P(1.0, "1", "price rise as utilisation goes from the knee to full", ge=0, le=100)
+    market_power: float = P(
+        0.0, "fraction", "Lerner markup from concentration (share over demand elasticity)", ge=0, lt=1
+    )
+    shock_month: str = P("", "YYYY-MM or empty", "month a capacity shock starts (empty: none)")
+    shock_months: int = P(0, "months", "length of the shock", ge=0, le=1200)
+    shock_capacity_loss: float = P(0.0, "fraction", "share of capacity lost during the shock", ge=0, le=1)
+    upstream: list[str] = P([], "names", "suppliers feeding this one (empty: the whole previous layer)")
+
+    @field_validator("shock_month")
+    @classmethod
+    def _shock_month_is_month(cls, v: str) -> str:
+        if v and not re.match(MONTH_PATTERN, v):
+            raise ValueError("must be a month YYYY-MM or empty")
+        return v
+
+
+class Hardware(Schema):
+    kw_per_acc: float = P(
+        1.5, "kW", "all-in power of one accelerator in service (SemiAnalysis: 150 MW per 100k)", gt=0, le=100
+    )
+    logic_cost_usd_per_acc: float = P(
+        1500.0,
+        "USD/accelerator",
+        "logic die and board, besides memory and packaging (Epoch AI component shares)",
+        ge=0,
+        le=1e7,
+    )
+    vendor_margin: float = P(3.0, "1", "accelerator vendor's markup over its component cost", ge=0, le=100)
+    lifetime_months: int = P(60, "months", "service life of an accelerator", ge=1, le=600)
+    hours_per_month: float = P(730.0, "h/month", "hours in a month of service", gt=0, le=745)
+
+
+class Params(Schema):
+    """Every parameter of a run. ``Params()`` alone is a small valid market."""
+
+    name: str = P("custom", "text", "scenario name")
+    description: str = P("", "text", "the question the scenario answers")
+    simulation: Simulation = Field(default_factory=Simulation)
+    market: Market = Field(default_factory=Market)
+    developers: Developers = Field(default_factory=Developers)
+    adoption: Adoption = Field(default_factory=Adoption)
+    churn: Churn = Field(default_factory=Churn)
+    network: Network = Field(default_factory=Network)
+    capability: Capability = Field(default_factory=Capability)
+    hardware: Hardware = Field(default_factory=Hardware)
+    labs: dict[str, Lab] = Field(default_factory=lambda: {"lab_a": Lab(), "lab_b": Lab()})
+    clouds: dict[str, Cloud] = Field(default_factory=lambda: {"cloud": Cloud()})
+    suppliers: dict[str, Supplier] = Field(default_factory=lambda: default_suppliers())
+
+    @model_validator(mode="after")
+    def _check_entities(self) -> Params:
+        if not self.labs:
+            raise ValueError("labs: at least one lab is needed")
+        names = [*self.labs, *self.clouds, *self.suppliers]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise ValueError(f"names used twice across labs, clouds and suppliers: {clash}")
+        for name, lab in self.labs.items():
+            for c in lab.clouds:
+                if c not in self.clouds:
+                    raise ValueError(f"labs.{name}.clouds: unknown cloud {c!r}; allowed: {sorted(self.clouds)}")
+        for name, cloud in self.clouds.items():
+            if cloud.owner and cloud.owner not in self.labs:
+                raise ValueError(f"clouds.{name}.owner: unknown lab {cloud.owner!r}; allowed: {sorted(self.labs)}")
+            for s in cloud.upstream:
+                if s not in self.suppliers:
+                    raise ValueError(
+                        f"clouds.{name}.upstream: unknown supplier {s!r}; allowed: {sorted(self.suppliers)}"
+                    )
+        for name, sup in self.suppliers.items():
+            for s in sup.upstream:
+                if s not in self.suppliers:
+                    raise ValueError(
+                        f"suppliers.{name}.upstream: unknown supplier {s!r}; allowed: {sorted(self.suppliers)}"
+                    )
+        for layer in Layer:
+            if not any(s.layer == layer for s in self.suppliers.values()):
+                raise ValueError(f"suppliers: no supplier in layer {layer.value!r}; every layer needs one")
+        if not any(not c.owner for c in self.clouds.values()) and any(not lab.clouds for lab in self.labs.values()):
+            raise ValueError("clouds: at least one cloud without an owner is needed")
+        return self
+
+    @property
+    def start_index(self) -> int:
+        return month_index(self.simulation.start)
+
+    @property
+    def developer_weight(self) -> float:
+        """Real developers that one developer agent stands for."""
+        return self.market.developer_population / self.simulation.developer_agents
+
+
+def default_suppliers() -> dict[str, Supplier]:
+    return {
+        "memory_a": Supplier(layer=Layer.MEMORY, capacity=1e5, initial_in_service_acc=5e5, market_power=0.3),
+        "memory_b": Supplier(layer=Layer.MEMORY, capacity=1e5, initial_in_service_acc=5e5, market_power=0.3),
+        "packaging": Supplier(layer=Layer.PACKAGING, capacity=2e5, initial_in_service_acc=1e6),
+        "power": Supplier(layer=Layer.POWER, capacity=3000.0, base_price=80.0),
+        "grid": Supplier(layer=Layer.GRID, capacity=3000.0, base_price=10.0),
+    }

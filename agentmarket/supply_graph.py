@@ -1,0 +1,192 @@
+"""The supply graph: who supplies whom, and how much compute can reach developers.
+
+One networkx ``DiGraph`` built from the scenario's data is the single source of truth for
+the supply relations::
+
+    source -> memory makers -> packaging lines -> power -> grid -> clouds -> labs -> developers -> sink
+                                                                        \\-> other_ai ---------> sink
+
+Each supplier's ``upstream`` list (empty: the whole previous layer) and each lab's ``clouds``
+list (empty: every cloud without an owner) give the edges; a cloud with an ``owner`` sells
+only to that lab. Capacities are in accelerators in service this month.
+
+Each month :class:`Clearing` does two things on the graph:
+
+* it allocates the compute by the rationing rules, with a pass against the flow (each node
+  asks its suppliers for what its customers ask of it, split pro rata to the suppliers'
+  capacities) and a pass along it (each node passes on what it gets, pro rata to what was
+  asked; clouds serve contracts first). The result is a feasible flow.
+* it computes a minimum cut of the same capacities (networkx); the supply layers whose
+  nodes lie on the cut are the binding layers of the month. When demand is met, the cut
+  lies on the demand edges and no layer binds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+from networkx.algorithms.flow import edmonds_karp
+
+from agentmarket.params import Layer, Params
+
+SOURCE = "source"
+SINK = "sink"
+DEVELOPERS = "developers"
+OTHER_AI = "other_ai"
+LAYER_ORDER = (Layer.MEMORY, Layer.PACKAGING, Layer.POWER, Layer.GRID)
+
+
+def build_supply_graph(params: Params) -> nx.DiGraph:
+    """The supply relations of a scenario, as a directed graph with ``kind`` and ``layer`` on nodes."""
+    g = nx.DiGraph()
+    g.add_node(SOURCE, kind="source")
+    by_layer: dict[Layer, list[str]] = {layer: [] for layer in LAYER_ORDER}
+    for name, sup in params.suppliers.items():
+        g.add_node(name, kind="supplier", layer=sup.layer.value)
+        by_layer[sup.layer].append(name)
+    for i, layer in enumerate(LAYER_ORDER):
+        for name in by_layer[layer]:
+            upstream = params.suppliers[name].upstream
+            if upstream:
+                feeders = upstream
+            elif i == 0:
+                feeders = [SOURCE]
+            else:
+                feeders = by_layer[LAYER_ORDER[i - 1]]
+            for u in feeders:
+                g.add_edge(u, name, relation="supply")
+    for name, cloud in params.clouds.items():
+        g.add_node(name, kind="cloud", owner=cloud.owner)
+        for u in cloud.upstream or by_layer[Layer.GRID]:
+            g.add_edge(u, name, relation="supply")
+    g.add_node(DEVELOPERS, kind="market")
+    g.add_node(OTHER_AI, kind="buyer")
+    g.add_node(SINK, kind="sink")
+    for name, lab in params.labs.items():
+        g.add_node(name, kind="lab")
+        sellers = lab.clouds or [c for c, spec in params.clouds.items() if not spec.owner]
+        sellers = sellers + [c for c, spec in params.clouds.items() if spec.owner == name and c not in sellers]
+        for c in sellers:
+            g.add_edge(c, name, relation="contract")
+        g.add_edge(name, DEVELOPERS, relation="service")
+    for c, spec in params.clouds.items():
+        if not spec.owner:
+            g.add_edge(c, OTHER_AI, relation="spot")
+    g.add_edge(DEVELOPERS, SINK, relation="demand")
+    g.add_edge(OTHER_AI, SINK, relation="demand")
+    if not nx.is_directed_acyclic_graph(g):
+        raise ValueError("supply graph has a cycle; check the suppliers' upstream lists")
+    return g
+
+
+@dataclass
+class ClearingResult:
+    """One month's allocation. Arrays are (clouds, buyers); buyers are the labs then other_ai."""
+
+    contract_served: np.ndarray
+    spot_served: np.ndarray
+    node_served: dict[str, float]
+    node_asked: dict[str, float]
+    max_flow: float
+    requested: float
+    binding_nodes: set[str] = field(default_factory=set)
+
+
+class Clearing:
+    """Allocates a month's compute over the supply graph and finds its minimum cut."""
+
+    def __init__(self, graph: nx.DiGraph, clouds: list[str], buyers: list[str]):
+        self.graph = graph
+        self.clouds = clouds
+        self.buyers = buyers
+        self.cloud_pos = {c: i for i, c in enumerate(clouds)}
+        self.buyer_pos = {b: j for j, b in enumerate(buyers)}
+        order = list(nx.topological_sort(graph))
+        self.upstream_nodes = [v for v in order if graph.nodes[v]["kind"] in ("supplier", "cloud")]
+        self.preds = {v: [u for u in graph.predecessors(v) if u != SOURCE] for v in self.upstream_nodes}
+        self.succs = {
+            v: [w for w in graph.successors(v) if graph.nodes[w]["kind"] in ("supplier", "cloud")]
+            for v in self.upstream_nodes
+        }
+        self.buyer_edges = np.zeros((len(clouds), len(buyers)), dtype=bool)
+        for c in clouds:
+            for b in graph.successors(c):
+                if b in self.buyer_pos:
+                    self.buyer_edges[self.cloud_pos[c], self.buyer_pos[b]] = True
+        self.flow_graph = self._split_graph()
+
+    def _split_graph(self) -> nx.DiGraph:
+        """Each capacitated node v becomes an edge v:in -> v:out carrying its capacity."""
+        h = nx.DiGraph()
+        for v in self.upstream_nodes:
+            h.add_edge(f"{v}:in", f"{v}:out", capacity=0.0, node=v)
+            for u in self.graph.predecessors(v):
+                h.add_edge(SOURCE if u == SOURCE else f"{u}:out", f"{v}:in")
+        for c in self.clouds:
+            for b in self.buyers:
+                if self.buyer_edges[self.cloud_pos[c], self.buyer_pos[b]]:
+                    h.add_edge(f"{c}:out", b, capacity=0.0)
+        for b in self.buyers:
+            h.add_edge(b, SINK)
+        return h
+
+    def clear(
+        self, capacity: dict[str, float], contract_req: np.ndarray, spot_req: np.ndarray, ration_cloud
+    ) -> ClearingResult:
+        """Allocate compute. ``capacity`` in accelerators per supplier and cloud node;
+        ``contract_req`` and ``spot_req`` (clouds x buyers) what buyers ask of each cloud;
+        ``ration_cloud(i, available, contract, spot)`` splits a cloud's compute among buyers."""
+        asked: dict[str, float] = {}
+        take: dict[str, float] = {}
+        split: dict[tuple[str, str], float] = {}
+        incoming: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
+        cloud_asked = (contract_req + spot_req).sum(axis=1)
+        for v in reversed(self.upstream_nodes):
+            if v in self.cloud_pos:
+                asked[v] = float(cloud_asked[self.cloud_pos[v]])
+            else:
+                asked[v] = incoming[v]
+            take[v] = min(capacity[v], asked[v])
+            preds = self.preds[v]
+            caps = np.array([capacity[u] for u in preds])
+            weights = caps / caps.sum() if caps.sum() > 0 else np.full(len(preds), 1.0 / max(len(preds), 1))
+            for u, w in zip(preds, weights, strict=True):
+                split[(u, v)] = take[v] * w
+                incoming[u] += take[v] * w
+        served: dict[str, float] = {}
+        inflow: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
+        contract = np.zeros_like(contract_req)
+        spot = np.zeros_like(spot_req)
+        for v in self.upstream_nodes:
+            got = take[v] if not self.preds[v] else inflow[v]
+            served[v] = min(capacity[v], got, take[v])
+            if v in self.cloud_pos:
+                i = self.cloud_pos[v]
+                contract[i], spot[i] = ration_cloud(i, served[v], contract_req[i], spot_req[i])
+                continue
+            succ = self.succs[v]
+            wanted = np.array([split.get((v, w), 0.0) for w in succ])
+            share = wanted / wanted.sum() if wanted.sum() > 0 else np.zeros(len(succ))
+            for w, s in zip(succ, share, strict=True):
+                inflow[w] += served[v] * s
+        max_flow, binding = self.min_cut(capacity, contract_req + spot_req)
+        return ClearingResult(contract, spot, served, asked, max_flow, float((contract_req + spot_req).sum()), binding)
+
+    def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
+        """Maximum flow value and the capacitated nodes on a minimum cut (networkx)."""
+        h = self.flow_graph
+        for v in self.upstream_nodes:
+            h.edges[f"{v}:in", f"{v}:out"]["capacity"] = max(capacity[v], 0.0)
+        for c in self.clouds:
+            i = self.cloud_pos[c]
+            for b in self.buyers:
+                j = self.buyer_pos[b]
+                if self.buyer_edges[i, j]:
+                    h.edges[f"{c}:out", b]["capacity"] = float(requests[i, j])
+        value, (reachable, _) = nx.minimum_cut(h, SOURCE, SINK, flow_func=edmonds_karp)
+        if value >= requests.sum() * (1 - 1e-9):
+            return value, set()
+        binding = {d["node"] for u, w, d in h.edges(data=True) if "node" in d and u in reachable and w not in reachable}
+        return value, binding

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what the browser tests and the offline dashboard need: Debian's Chromium and
+# Solara's front-end assets in its local cache. Safe to run again; does nothing when done.
+set -euo pipefail
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+  fi
+fi
