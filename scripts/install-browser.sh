@@ -9,3 +9,8 @@ if ! command -v chromium >/dev/null 2>&1; then
     sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
   fi
 fi
+# Solara's JavaScript and CSS, fetched from the npm registry into solara-server's local cache.
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+[ -x "$PY" ] || PY=python3
+"$PY" -m agentmarket.visualization.assets

@@ -1,0 +1,1 @@
+"""The live dashboard: a Solara app around the market model (``agentmarket viz``)."""
