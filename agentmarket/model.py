@@ -24,7 +24,7 @@ from agentmarket.agents.clouds import CloudAgent, spot_demand_share
 from agentmarket.agents.developers import Channel, Developer, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
-from agentmarket.params import Layer, Params, month_label
+from agentmarket.params import Layer, Params, decaying_growth, month_label
 from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
 
 LAB_METRICS = (
@@ -66,6 +66,10 @@ MARKET_METRICS = (
     "compute_requested",
     "max_flow",
     "cloud_binding",
+    "adopter_wage_p25",
+    "adopter_wage_p50",
+    "adopter_wage_p75",
+    "memory_top2_share",
 )
 
 
@@ -114,6 +118,7 @@ class MarketModel(mesa.Model):
         self.other_ai_served = 0.0
         self.other_ai_paid = 0.0
         self.binding_layers: set[str] = set()
+        self._wage_quantiles: np.ndarray | None = None
         self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
         self.offer: Offer | None = None
         for lab in self.labs:
@@ -181,10 +186,37 @@ class MarketModel(mesa.Model):
 
     @property
     def subscription_price(self) -> float:
-        """Subscriber-weighted price of the labs' reference plans, USD/month."""
-        subs = np.array([lab.subscribers for lab in self.labs])
-        prices = np.array([lab.price for lab in self.labs])
-        return float(np.dot(subs, prices) / subs.sum()) if subs.sum() > 0 else float(prices.mean())
+        """Average price of the subscription plans developers hold, USD/month (the labs' mean reference price if none)."""
+        dev = self.developers
+        held = (dev.plan >= 0) & (dev.channel == Channel.SUBSCRIPTION)
+        if held.any():
+            return float(dev.paid_usd[held].mean())
+        return float(np.mean([lab.price for lab in self.labs]))
+
+    def _adopter_wage_quantiles(self) -> np.ndarray:
+        """Daily wage (USD/day) of adopting developers at the 25th, 50th and 75th percentiles."""
+        if self._wage_quantiles is None:
+            wages = self.developers.wage_usd_per_day[self.developers.adopted]
+            self._wage_quantiles = np.percentile(wages, [25, 50, 75]) if wages.size else np.zeros(3)
+        return self._wage_quantiles
+
+    @property
+    def adopter_wage_p25(self) -> float:
+        return float(self._adopter_wage_quantiles()[0])
+
+    @property
+    def adopter_wage_p50(self) -> float:
+        return float(self._adopter_wage_quantiles()[1])
+
+    @property
+    def adopter_wage_p75(self) -> float:
+        return float(self._adopter_wage_quantiles()[2])
+
+    @property
+    def memory_top2_share(self) -> float:
+        """Share of memory output held by the two largest makers this month."""
+        caps = sorted((s.capacity for s in self.suppliers if s.layer is Layer.MEMORY), reverse=True)
+        return float(sum(caps[:2]) / sum(caps)) if sum(caps) > 0 else 0.0
 
     @property
     def binding_layer(self) -> str:
@@ -290,7 +322,9 @@ class MarketModel(mesa.Model):
             reference = lab.contract_price_now
             self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
         other = self.params.market
-        self.other_ai_demand = other.other_ai_demand_acc * (1.0 + other.other_ai_growth_per_year) ** self.years_elapsed
+        self.other_ai_demand = other.other_ai_demand_acc * decaying_growth(
+            self.years_elapsed, other.other_ai_growth_per_year, other.other_ai_growth_half_life_years
+        )
         self._route_spot(
             spot_req, n_b - 1, self.other_ai_demand, self.market_base_price, other.other_ai_max_price_usd_per_acc_month
         )
@@ -366,6 +400,7 @@ class MarketModel(mesa.Model):
             lab.subscribers = float(subscribers[j])
             lab.agent_work_share = float(work[j])
             lab.clients_over_100m = int((dev.client_spend_usd_per_year(j) > 1e8).sum())
+        self._wage_quantiles = None
         self.developer_payments = float(dev.paid_usd.sum() * dev.weight)
         self.adopters = float(dev.adopted.sum() * dev.weight)
         self.adoption_share = float(dev.adopted.mean())

@@ -8,6 +8,7 @@ named where a public figure set the value, and "calibrated" where none did.
 
 from __future__ import annotations
 
+import math
 import re
 from enum import StrEnum
 from typing import Any
@@ -26,6 +27,16 @@ class Schema(BaseModel):
     """Base of every parameter table: unknown keys are errors, values are checked on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def decaying_growth(years: float, first_year_growth: float, half_life_years: float) -> float:
+    """Growth factor after ``years`` when the log growth rate ln(1 + g) halves every ``half_life_years``.
+
+    Used for the exogenous series (other AI workloads, revenue outside coding agents), so
+    that they slow as they mature instead of compounding for ever.
+    """
+    decay = math.log(2.0) / half_life_years
+    return math.exp(math.log1p(first_year_growth) * (1.0 - math.exp(-decay * years)) / decay)
 
 
 def month_index(month: str) -> int:
@@ -86,7 +97,10 @@ class Market(Schema):
         le=1e9,
     )
     other_ai_growth_per_year: float = P(
-        0.6, "1/year", "growth of other AI workloads' compute demand (calibrated)", ge=-0.9, le=10
+        0.6, "1/year", "growth of other AI workloads' compute demand in the first year (calibrated)", ge=-0.9, le=10
+    )
+    other_ai_growth_half_life_years: float = P(
+        4.0, "years", "the growth rate of other AI workloads' demand halves this often", gt=0, le=1000
     )
     other_ai_max_price_usd_per_acc_month: float = P(
         4000.0, "USD/accelerator-month", "the most other AI workloads pay for spot compute", ge=0, le=1e6
@@ -237,7 +251,12 @@ class Lab(Schema):
     other_revenue_usd_per_month: float = P(
         2e7, "USD/month", "revenue outside coding agents (chat, other API) in the first month", ge=0, le=1e12
     )
-    other_revenue_growth_per_year: float = P(1.0, "1/year", "growth of revenue outside coding agents", ge=-0.9, le=20)
+    other_revenue_growth_per_year: float = P(
+        1.0, "1/year", "growth of revenue outside coding agents in the first year", ge=-0.9, le=20
+    )
+    other_revenue_growth_half_life_years: float = P(
+        2.0, "years", "the growth rate of revenue outside coding agents halves this often", gt=0, le=1000
+    )
     other_api_share: float = P(
         0.6,
         "fraction",
@@ -255,7 +274,18 @@ class Lab(Schema):
     )
     target_gross_margin: float = P(0.5, "fraction", "gross margin the price policy aims at", ge=-1, lt=1)
     price_adjust_per_month: float = P(0.05, "fraction", "largest change of the price index in one month", ge=0, le=1)
-    scarcity_response: float = P(0.5, "1", "price index rise per unit of unserved demand", ge=0, le=10)
+    scarcity_response: float = P(
+        0.15, "1", "monthly log price rise per unit share of demand left unserved", ge=0, le=10
+    )
+    list_price_pull: float = P(
+        0.2, "1/month", "share of the log gap to the list price closed each month when not scarce", ge=0, le=1
+    )
+    rival_response: float = P(
+        0.2, "1/month", "share of the log gap to rivals' average price index closed each month", ge=0, le=1
+    )
+    coding_focus: float = P(
+        1.0, "1", "capability of the lab's coding agent relative to its general capability (calibrated)", gt=0, le=10
+    )
     undercut: float = P(0.3, "fraction", "an undercutting lab prices this far below its cheapest rival", ge=0, lt=1)
     min_price_index: float = P(0.3, "1", "floor of the price index", ge=0, le=100)
     max_price_index: float = P(3.0, "1", "ceiling of the price index", ge=0, le=100)
@@ -300,6 +330,13 @@ class Cloud(Schema):
         45_000.0, "USD/accelerator", "building and fitting one place (29e9 USD/GW at 1.5 kW; Epoch AI)", gt=0, le=1e7
     )
     build_lead_months: int = P(12, "months", "from order to a place in service", ge=0, le=120)
+    pipeline_growth_per_year: float = P(
+        0.0,
+        "1/year",
+        "growth already under construction when the run starts, arriving over the first build_lead_months",
+        ge=0,
+        le=100,
+    )
     margin: float = P(0.2, "fraction", "markup of the compute price over cost", ge=0, le=10)
     scarcity_premium: float = P(
         1.5, "1", "how steeply the spot price rises as utilisation approaches full", ge=0, le=100
@@ -326,6 +363,9 @@ class Supplier(Schema):
         le=1e12,
     )
     expansion_per_year: float = P(0.5, "1/year", "largest yearly capacity growth an expansion may add", ge=0, le=100)
+    pipeline_growth_per_year: float = P(
+        0.0, "1/year", "growth already on order when the run starts, arriving over the first lead_months", ge=0, le=100
+    )
     expansion_trigger: float = P(0.85, "fraction", "utilisation that triggers an expansion order", ge=0, le=1)
     lead_months: int = P(18, "months", "from an expansion order to capacity in service", ge=0, le=240)
     base_price: float = P(

@@ -88,7 +88,7 @@ class ClearingResult:
     contract_served: np.ndarray
     spot_served: np.ndarray
     node_served: dict[str, float]
-    node_asked: dict[str, float]
+    node_asked: dict[str, float]  # demand reaching each node, not capped by the nodes below it
     max_flow: float
     requested: float
     binding_nodes: set[str] = field(default_factory=set)
@@ -141,20 +141,21 @@ class Clearing:
         asked: dict[str, float] = {}
         take: dict[str, float] = {}
         split: dict[tuple[str, str], float] = {}
-        incoming: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
+        incoming: dict[str, float] = dict.fromkeys(self.upstream_nodes, 0.0)
+        incoming_asked: dict[str, float] = dict.fromkeys(self.upstream_nodes, 0.0)
         cloud_asked = (contract_req + spot_req).sum(axis=1)
         for v in reversed(self.upstream_nodes):
             if v in self.cloud_pos:
                 asked[v] = float(cloud_asked[self.cloud_pos[v]])
+                passed_up = min(capacity[v], asked[v])
             else:
-                asked[v] = incoming[v]
-            take[v] = min(capacity[v], asked[v])
-            preds = self.preds[v]
-            caps = np.array([capacity[u] for u in preds])
-            weights = caps / caps.sum() if caps.sum() > 0 else np.full(len(preds), 1.0 / max(len(preds), 1))
-            for u, w in zip(preds, weights, strict=True):
+                asked[v] = incoming_asked[v]
+                passed_up = asked[v]
+            take[v] = min(capacity[v], incoming[v] if v not in self.cloud_pos else asked[v])
+            for u, w in zip(self.preds[v], self._weights(v, capacity), strict=True):
                 split[(u, v)] = take[v] * w
                 incoming[u] += take[v] * w
+                incoming_asked[u] += passed_up * w
         served: dict[str, float] = {}
         inflow: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
         contract = np.zeros_like(contract_req)
@@ -173,6 +174,14 @@ class Clearing:
                 inflow[w] += served[v] * s
         max_flow, binding = self.min_cut(capacity, contract_req + spot_req)
         return ClearingResult(contract, spot, served, asked, max_flow, float((contract_req + spot_req).sum()), binding)
+
+    def _weights(self, v: str, capacity: dict[str, float]) -> np.ndarray:
+        """How node ``v`` splits what it asks among its suppliers: pro rata to their capacity."""
+        preds = self.preds[v]
+        caps = np.array([max(capacity[u], 0.0) for u in preds])
+        if caps.sum() > 0:
+            return caps / caps.sum()
+        return np.full(len(preds), 1.0 / max(len(preds), 1))
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
         """Maximum flow value and the capacitated nodes on a minimum cut (networkx)."""

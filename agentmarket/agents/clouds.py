@@ -13,13 +13,13 @@ the amounts asked.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from agentmarket.agents.suppliers import tightness
+from agentmarket.agents.suppliers import initial_pipeline, tightness
 from agentmarket.params import Cloud
 
 if TYPE_CHECKING:
@@ -48,7 +48,12 @@ class CloudAgent(mesa.Agent):
         self.spec = spec or Cloud()
         self.owner = self.spec.owner or None
         self.capacity = self.spec.initial_capacity_acc
-        self.pipeline: deque[tuple[int, float]] = deque()
+        self.pipeline = initial_pipeline(
+            self.model.params.start_index,
+            self.spec.build_lead_months,
+            self.capacity,
+            self.spec.pipeline_growth_per_year,
+        )
         self.booked: dict[int, float] = defaultdict(float)
         self.unit_cost_usd = 0.0
         self.contract_price = 0.0
@@ -102,7 +107,7 @@ class CloudAgent(mesa.Agent):
             1.0 + self.spec.scarcity_premium * min(tightness(expected, self.spec.utilization_knee), 1.0)
         )
         pressure = self.requested / self.capacity if self.capacity > 0 else 0.0
-        target = base * (1.0 + self.spec.scarcity_premium * min(tightness(pressure, self.spec.utilization_knee), 3.0))
+        target = base * (1.0 + self.spec.scarcity_premium * min(tightness(pressure, self.spec.utilization_knee), 2.0))
         if self.spot_price <= 0:
             self.spot_price = target
         else:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.params import Lab, PricingPolicy, month_index
+from agentmarket.params import Lab, PricingPolicy, decaying_growth, month_index
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
@@ -67,6 +67,7 @@ class LabAgent(mesa.Agent):
         self.funding_rounds = 0
         self.funding = 0.0
         self.training_budget_usd = 0.0
+        self.training_served = 0.0
         self.reset_month()
         self.service_level = 1.0
         self.gross_margin = 0.0
@@ -95,20 +96,20 @@ class LabAgent(mesa.Agent):
 
     # ----- capability -------------------------------------------------------------------
     def update_capability(self) -> None:
-        """Capability = max * x / (1 + x), x = (effective training compute / half)^elasticity, plus the step."""
+        """Capability = focus * (max * x / (1 + x) + step), x = (effective training compute / half)^elasticity.
+
+        Capped at ``max_share``. Effective compute is training compute served times the
+        algorithmic gain of its year; it stops adding after ``stall_month``.
+        """
         m, cap = self.model, self.model.params.capability
         stalled = bool(cap.stall_month) and m.month > month_index(cap.stall_month)
         if not stalled:
             years = (m.month - m.params.start_index) / 12.0
-            self.training_compute += self.served_training * (1.0 + cap.algorithmic_gain_per_year) ** years
+            self.training_compute += self.training_served * (1.0 + cap.algorithmic_gain_per_year) ** years
         x = (self.training_compute / cap.half_compute_acc_months) ** cap.elasticity
         base = cap.max_share * x / (1.0 + x)
         step = cap.step_size if m.month >= month_index(cap.step_month) else 0.0
-        self.capability = min(cap.max_share, base + step)
-
-    @property
-    def served_training(self) -> float:
-        return self.training_demand * self.service_level
+        self.capability = min(cap.max_share, (base + step) * self.spec.coding_focus)
 
     # ----- prices -----------------------------------------------------------------------
     @property
@@ -156,9 +157,9 @@ class LabAgent(mesa.Agent):
         if policy is PricingPolicy.COST_PLUS:
             step = s.target_gross_margin - max(self.gross_margin, -1.0)
         else:
-            step = s.scarcity_response * (1.0 - self.service_level) - 0.1 * math.log(self.price_index)
+            step = s.scarcity_response * (1.0 - self.service_level) - s.list_price_pull * math.log(self.price_index)
             if rivals:
-                step += 0.2 * math.log(np.mean([r.price_index for r in rivals]) / self.price_index)
+                step += s.rival_response * math.log(np.mean([r.price_index for r in rivals]) / self.price_index)
         step = float(np.clip(step, -s.price_adjust_per_month, s.price_adjust_per_month))
         self.price_index = float(np.clip(self.price_index * math.exp(step), s.min_price_index, s.max_price_index))
 
@@ -177,9 +178,15 @@ class LabAgent(mesa.Agent):
         )
 
     def other_revenue_now(self) -> float:
-        """Revenue outside coding agents this month, USD/month (exogenous growth)."""
+        """Revenue outside coding agents this month, USD/month.
+
+        Exogenous: its log grows at ln(1 + g) a year at first, a rate that halves every
+        ``other_revenue_growth_half_life_years`` (so growth slows as the business matures).
+        """
+        s = self.spec
         years = self.months_since_start() / 12.0
-        return self.spec.other_revenue_usd_per_month * (1.0 + self.spec.other_revenue_growth_per_year) ** years
+        growth = decaying_growth(years, s.other_revenue_growth_per_year, s.other_revenue_growth_half_life_years)
+        return s.other_revenue_usd_per_month * growth
 
     def set_demand(self, coding_acc: float) -> None:
         """This month's compute demand: coding agents, other products, free users, training."""
@@ -216,18 +223,30 @@ class LabAgent(mesa.Agent):
         return sum(c.acc for c in self.contracts if c.start <= month < c.end and (cloud is None or c.cloud == cloud))
 
     def book_capacity(self) -> None:
-        """Book what the forecast needs ``booking_lead_months`` ahead, pro rata to what clouds offer."""
+        """Book what the forecast needs ``booking_lead_months`` ahead, pro rata to what clouds offer.
+
+        In the first month the lab also holds the contracts it signed before the run: its
+        current demand, from now until the first forward booking starts.
+        """
         if self.state is not LabState.ACTIVE:
             return
         m = self.model
         lead = self.spec.booking_lead_months
+        if m.month == m.params.start_index and lead > 0:
+            self.sign_contracts(m.month, lead, self.demand * (1.0 + self.spec.booking_buffer))
         start = m.month + lead
         total = self.forecast(lead)
         inference_share = self.inference_demand / self.demand if self.demand > 0 else 1.0
         self.planned_inference[start] = total * inference_share
-        need = total * (1.0 + self.spec.booking_buffer) - self.contracted(start)
+        self.sign_contracts(
+            start, self.spec.contract_months, total * (1.0 + self.spec.booking_buffer) - self.contracted(start)
+        )
+
+    def sign_contracts(self, start: int, months: int, need: float) -> None:
+        """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""
         if need <= 0:
             return
+        m = self.model
         clouds = m.clouds_for(self)
         offers = np.array([c.offer_capacity(start) for c in clouds])
         if offers.sum() <= 0:
@@ -236,10 +255,8 @@ class LabAgent(mesa.Agent):
         for cloud, acc in zip(clouds, take, strict=True):
             if acc <= 0:
                 continue
-            cloud.book_capacity(start, self.spec.contract_months, acc)
-            self.contracts.append(
-                Contract(m.cloud_index[cloud.name], start, start + self.spec.contract_months, acc, cloud.contract_price)
-            )
+            cloud.book_capacity(start, months, acc)
+            self.contracts.append(Contract(m.cloud_index[cloud.name], start, start + months, acc, cloud.contract_price))
 
     def drop_expired_contracts(self) -> None:
         month = self.model.month
@@ -252,6 +269,7 @@ class LabAgent(mesa.Agent):
         s = self.spec
         self.served = served_acc
         self.service_level = min(1.0, served_acc / self.demand) if self.demand > 0 else 1.0
+        self.training_served = self.training_demand * self.service_level
         other = self.other_revenue_now() if self.active else 0.0
         self.subscription_revenue = subscription_usd
         self.api_revenue = api_usd

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 FLOW_LAYERS = (Layer.MEMORY, Layer.PACKAGING)
+PRICE_ADJUSTMENT = 0.25
+"""Share of the log gap between a supplier's price and its target closed each month (contracts are sticky)."""
+
+
+def initial_pipeline(start: int, lead_months: int, capacity: float, growth_per_year: float) -> deque[tuple[int, float]]:
+    """Expansions ordered before the run: capacity growing at ``growth_per_year`` over the first ``lead_months``."""
+    rate = (1.0 + growth_per_year) ** (1.0 / 12.0) - 1.0
+    return deque((start + i, capacity * rate * (1.0 + rate) ** (i - 1)) for i in range(1, lead_months + 1) if rate > 0)
 
 
 def tightness(utilization: float, knee: float) -> float:
@@ -36,7 +44,9 @@ class SupplierAgent(mesa.Agent):
         self.spec = spec or Supplier()
         self.layer = self.spec.layer
         self.installed_capacity = self.spec.capacity
-        self.pipeline: deque[tuple[int, float]] = deque()
+        self.pipeline = initial_pipeline(
+            self.model.params.start_index, self.spec.lead_months, self.spec.capacity, self.spec.pipeline_growth_per_year
+        )
         self.in_service_acc = self.spec.initial_in_service_acc
         self.price = self.spec.base_price / (1.0 - self.spec.market_power)
         self.demand = 0.0
