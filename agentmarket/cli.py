@@ -115,6 +115,43 @@ def scenarios() -> None:
         print(f"{name:<22} {description}")
 
 
+@app.command()
+def compare(
+    scenario_names: Annotated[
+        list[str] | None, typer.Argument(metavar="SCENARIO...", help="bundled names or .toml paths")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="run seeds 0..N-1 of every scenario")] = 10,
+    out: Annotated[Path, typer.Option(help="folder for compare.png and compare.csv (created)")] = Path("runs/compare"),
+    months: Annotated[int | None, typer.Option(help="months to simulate (default: the scenarios')")] = None,
+    developers: Annotated[int | None, typer.Option(help="developer agents (default: the scenarios')")] = None,
+    set_: SetOpt = None,
+    workers: Annotated[int, typer.Option(help="parallel processes (1: run in this process)")] = 1,
+) -> None:
+    """Run scenarios side by side over seeds; write a figure of the key series and a table of bands."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agentmarket.experiments.compare import check_counts, compare_scenarios, load_all, prepare_out_dir
+
+    scenario_names = scenario_names or []
+    check_counts(seeds, workers)
+    load_all(scenario_names, months, developers, set_ or [])
+    prepare_out_dir(out)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("running", total=len(scenario_names) * seeds)
+        result = compare_scenarios(
+            scenario_names,
+            seeds=seeds,
+            out=out,
+            months=months,
+            developers=developers,
+            sets=set_ or [],
+            workers=workers,
+            on_run_done=lambda name, seed: bar.update(task, advance=1, description=f"{name} seed {seed}"),
+        )
+    console.print(f"wrote {result.figure} and {result.table} ({len(result.summary):,} rows)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every error into one line and an exit status."""
     args = sys.argv[1:] if argv is None else argv

@@ -1,0 +1,306 @@
+"""Scenarios side by side: the same seeds run under each, summarised as medians and bands.
+
+Every scenario runs with seeds ``0 .. N-1``, so that scenario differences are not seed noise
+(common random numbers). The result is one table (per scenario, date, entity and metric: the
+median, 5th and 95th percentiles and the mean over seeds) and one figure of the key series.
+For 0/1 metrics such as a layer's ``binding`` flag the mean is the share of seeds in which the
+layer binds that month, which is what the figure shows for the binding layer.
+
+All scenarios are loaded and checked before any run starts, and the figure and table are
+written to temporary names and moved into place only when both are complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from agentmarket.errors import InputError
+from agentmarket.params import Layer, Params
+
+SUMMARY_COLUMNS = ("scenario", "date", "entity", "metric", "median", "p05", "p95", "mean", "seeds")
+FIGURE_NAME = "compare.png"
+TABLE_NAME = "compare.csv"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of the figure: a metric of an entity, shown in ``unit`` after dividing by ``scale``."""
+
+    entity: str
+    metric: str
+    title: str
+    unit: str
+    scale: float = 1.0
+    statistic: str = "median"  # "median" with a 5-95% band, or "mean" (share of seeds for 0/1 flags)
+
+
+KEY_PANELS: tuple[Panel, ...] = (
+    Panel("market", "adoption_share", "Adoption", "share of developers"),
+    Panel("lab_a", "revenue", "lab_a revenue", "USD bn / month", 1e9),
+    Panel("lab_b", "revenue", "lab_b revenue", "USD bn / month", 1e9),
+    Panel("market", "subscription_price", "Subscription price", "USD / month"),
+    Panel("lab_a", "gross_margin", "lab_a gross margin", "fraction of revenue"),
+    Panel("lab_b", "gross_margin", "lab_b gross margin", "fraction of revenue"),
+    Panel("market", "compute_price", "Compute price (spot)", "USD / accelerator-hour"),
+    Panel("market", "memory_price", "Memory price", "USD per accelerator's HBM"),
+    *(
+        Panel(layer.value, "binding", f"{layer.value.capitalize()} binds", "share of seeds", statistic="mean")
+        for layer in Layer
+    ),
+)
+"""The key series of a comparison, in the order they are drawn (three rows of four)."""
+
+GROSS_MARGIN_FLOOR = -1.0
+"""Lowest gross margin drawn: a lab with almost no revenue has a margin far below -100%."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare_scenarios` wrote: the figure, the table, and the summary itself."""
+
+    figure: Path
+    table: Path
+    summary: pd.DataFrame
+
+
+def label_for(name_or_path: str) -> str:
+    """The short label of a scenario argument: a bundled name as it is, a file by its stem."""
+    return Path(name_or_path).stem if name_or_path.endswith(".toml") or "/" in name_or_path else name_or_path
+
+
+def load_all(
+    names: Sequence[str], months: int | None = None, developers: int | None = None, sets: Sequence[str] = ()
+) -> dict[str, Params]:
+    """Every scenario's parameters by label, or :class:`InputError` before anything runs.
+
+    ``months`` and ``developers`` override the horizon and the number of developer agents of
+    every scenario alike, so that the scenarios stay comparable.
+    """
+    from agentmarket.scenarios import load_scenario
+
+    if not names:
+        raise InputError("compare: give at least one scenario name or .toml path")
+    overrides = list(sets)
+    if months is not None:
+        overrides.append(f"simulation.months={months}")
+    if developers is not None:
+        overrides.append(f"simulation.developer_agents={developers}")
+    loaded: dict[str, Params] = {}
+    for name in names:
+        label = label_for(name)
+        if label in loaded:
+            raise InputError(f"compare: scenario {label!r} is given twice; give each scenario once")
+        loaded[label] = load_scenario(name, overrides)
+    horizons = {(p.simulation.start, p.simulation.months) for p in loaded.values()}
+    if len(horizons) > 1:
+        raise InputError(
+            f"compare: the scenarios cover different months {sorted(horizons)}; pass --months to align them"
+        )
+    return loaded
+
+
+def check_counts(seeds: int, workers: int) -> None:
+    """Refuse fewer than one seed or one worker process (:class:`InputError`)."""
+    if seeds < 1:
+        raise InputError(f"--seeds must be at least 1 (got {seeds})")
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1 (got {workers})")
+
+
+def prepare_out_dir(out: str | os.PathLike) -> Path:
+    """Create the output folder (and its parents), or :class:`InputError` if it cannot be."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {str(path)!r} is a file; give a folder for the figure and table")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {str(path)!r} cannot be created: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"--out {str(path)!r} cannot be written")
+    return path
+
+
+def run_one(label: str, params: Params, seed: int) -> pd.DataFrame:
+    """One run's tidy table (date, entity, metric, value) tagged with its scenario and seed."""
+    from agentmarket.output import run_scenario
+
+    _model, table = run_scenario(params, seed)
+    return table.assign(scenario=label, seed=seed)
+
+
+def iter_runs(scenarios: dict[str, Params], seeds: int, workers: int = 1) -> Iterator[tuple[str, int, pd.DataFrame]]:
+    """Yield (scenario, seed, table) for every scenario and seed ``0 .. seeds-1``, as each finishes.
+
+    With ``workers`` > 1 the runs go to a pool of processes; each run is independent and
+    seeded, so the results do not depend on the number of workers.
+    """
+    jobs = [(label, params, seed) for label, params in scenarios.items() for seed in range(seeds)]
+    if workers <= 1:
+        for label, params, seed in jobs:
+            yield label, seed, run_one(label, params, seed)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_one, *job): job for job in jobs}
+        for future in as_completed(futures):
+            label, _params, seed = futures[future]
+            yield label, seed, future.result()
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario, date, entity and metric: median, 5th and 95th percentile, mean and seed count.
+
+    Values are in the units of the run table; a seed missing a row (an entity absent from a
+    scenario) is left out of that row's statistics.
+    """
+    wide = runs.pivot_table(
+        index=["scenario", "date", "entity", "metric"], columns="seed", values="value", aggfunc="first", sort=False
+    )
+    values = wide.to_numpy(dtype=float)
+    seeds = np.sum(~np.isnan(values), axis=1)
+    with np.errstate(all="ignore"):
+        out = pd.DataFrame(
+            {
+                "median": np.nanmedian(values, axis=1),
+                "p05": np.nanquantile(values, 0.05, axis=1),
+                "p95": np.nanquantile(values, 0.95, axis=1),
+                "mean": np.nanmean(values, axis=1),
+                "seeds": seeds,
+            },
+            index=wide.index,
+        ).reset_index()
+    order = {label: i for i, label in enumerate(runs["scenario"].unique())}
+    out["_order"] = out["scenario"].map(order)
+    out = out.sort_values(["_order", "date", "entity", "metric"], kind="stable").drop(columns="_order")
+    return out[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+def plot_comparison(summary: pd.DataFrame, path: str | os.PathLike, title: str = "") -> Path:
+    """Draw the key series of every scenario (median line, 5-95% band) to a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    labels = list(dict.fromkeys(summary["scenario"]))
+    colors = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    fig, axes = plt.subplots(3, 4, figsize=(20, 12), sharex=True, layout="constrained")
+    for ax, panel in zip(axes.flat, KEY_PANELS, strict=False):
+        draw_panel(ax, summary, panel, labels, colors)
+        ax.xaxis.set_major_locator(mdates.YearLocator(2 if summary["date"].nunique() > 72 else 1))
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    for ax in axes.flat[len(KEY_PANELS) :]:
+        ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=colors(i), lw=2.5) for i in range(len(labels))]
+    seeds = int(summary["seeds"].max()) if len(summary) else 0
+    note = (
+        title or f"median over {seeds} seeds with 5-95% band; binding panels: share of seeds in which the layer binds"
+    )
+    fig.legend(
+        handles,
+        labels,
+        loc="outside upper center",
+        ncol=min(len(labels), 7),
+        fontsize=13,
+        frameon=False,
+        title=note,
+        title_fontsize=11,
+    )
+    fig.savefig(path, dpi=90, format="png")
+    plt.close(fig)
+    return Path(path)
+
+
+def draw_panel(ax, summary: pd.DataFrame, panel: Panel, labels: list[str], colors: Callable) -> None:
+    """One panel: each scenario's median (or mean) line, with its 5-95% band for medians."""
+    rows = summary[(summary["entity"] == panel.entity) & (summary["metric"] == panel.metric)]
+    for i, label in enumerate(labels):
+        sub = rows[rows["scenario"] == label]
+        if sub.empty:
+            continue
+        dates = pd.to_datetime(sub["date"])
+        if panel.statistic == "mean":
+            ax.plot(dates, sub["mean"], color=colors(i), lw=1.8, drawstyle="steps-mid")
+            continue
+        ax.fill_between(dates, sub["p05"] / panel.scale, sub["p95"] / panel.scale, color=colors(i), alpha=0.18, lw=0)
+        ax.plot(dates, sub["median"] / panel.scale, color=colors(i), lw=1.8)
+    ax.set_title(panel.title, fontsize=12)
+    ax.set_ylabel(panel.unit, fontsize=10)
+    ax.grid(alpha=0.3)
+    if panel.statistic == "mean":
+        ax.set_ylim(-0.05, 1.05)
+    elif panel.metric == "gross_margin":
+        low = rows["p05"].min() if len(rows) else 0.0
+        ax.set_ylim(bottom=max(GROSS_MARGIN_FLOOR, low - 0.05))
+
+
+def current_umask() -> int:
+    """The process's file-creation mask, so that files written via temporary names get usual permissions."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomically(writers: dict[Path, Callable[[Path], object]]) -> None:
+    """Write every file to a temporary name, then move all into place: all files or none."""
+    temps: dict[Path, Path] = {}
+    try:
+        for path, write in writers.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            temps[path] = Path(tmp)
+            write(Path(tmp))
+            os.chmod(tmp, 0o666 & ~current_umask())
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+
+
+def compare_scenarios(
+    names: Sequence[str],
+    seeds: int = 10,
+    out: str | os.PathLike = "runs/compare",
+    months: int | None = None,
+    developers: int | None = None,
+    sets: Sequence[str] = (),
+    workers: int = 1,
+    on_run_done: Callable[[str, int], None] | None = None,
+) -> Comparison:
+    """Run ``names`` over seeds ``0 .. seeds-1``; write ``compare.png`` and ``compare.csv`` to ``out``.
+
+    Bad input (an unknown scenario, fewer than one seed, an output folder that cannot be
+    written) raises :class:`InputError` before the first run. ``on_run_done(scenario, seed)``
+    is called after each run, for progress bars.
+    """
+    check_counts(seeds, workers)
+    scenarios = load_all(names, months, developers, sets)
+    folder = prepare_out_dir(out)
+    tables = []
+    for label, seed, table in iter_runs(scenarios, seeds, workers):
+        tables.append(table)
+        if on_run_done is not None:
+            on_run_done(label, seed)
+    runs = pd.concat(tables, ignore_index=True)
+    runs["scenario"] = pd.Categorical(runs["scenario"], categories=list(scenarios))
+    runs = runs.sort_values(["scenario", "seed"], kind="stable")
+    runs["scenario"] = runs["scenario"].astype(str)
+    summary = summarise(runs)
+    figure, table = folder / FIGURE_NAME, folder / TABLE_NAME
+    write_atomically(
+        {
+            figure: lambda tmp: plot_comparison(summary, tmp),
+            table: lambda tmp: summary.to_csv(tmp, index=False, date_format="%Y-%m-%d"),
+        }
+    )
+    return Comparison(figure, table, summary)
