@@ -152,6 +152,107 @@ def compare(
     console.print(f"wrote {result.figure} and {result.table} ({len(result.summary):,} rows)")
 
 
+@app.command()
+def viz(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8765,
+) -> None:
+    """Start the live dashboard in the browser (Solara), until Ctrl-C."""
+    from agentmarket.visualization.server import serve
+
+    status = serve(host, port)
+    if status:
+        raise typer.Exit(status)
+
+
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="local Dask workers (default: this machine's cores)", min=1)
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="finish a sweep in --out; finished runs are not rerun")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
+
+
+def _run_sweep(spec, out: Path, workers: int | None, scheduler: str | None, resume: bool, quiet: bool) -> None:
+    from agentmarket.experiments import run_sweep
+
+    if workers is not None and scheduler:
+        raise InputError("give --workers (a local cluster) or --scheduler (an existing one), not both")
+    outcome = run_sweep(spec, out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet)
+    console.print(
+        f"{outcome.runs} runs in {out}: {outcome.skipped} done before, {outcome.ok} done now, "
+        f"{outcome.failed} failed ({outcome.seconds:.1f} s)"
+    )
+    if outcome.failed:
+        print(
+            f"agentmarket: error: {outcome.failed} runs failed; their errors are in {out / 'manifest.jsonl'}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def batch(
+    scenario: ScenarioOpt = "baseline",
+    seeds: Annotated[int, typer.Option(help="replicates, each with its own seed", min=1)] = 10,
+    set_: SetOpt = None,
+    seed: Annotated[int, typer.Option(help="batch seed from which every run's seed is spawned", min=0)] = 0,
+    months: Annotated[int | None, typer.Option(help="months to simulate (default: the scenario's)")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", help="entity.metric to keep, * matches any text (repeatable)")
+    ] = None,
+    summary: Annotated[bool, typer.Option("--summary", help="keep final/mean/min/max per run, not months")] = False,
+    out: Annotated[Path, typer.Option(help="folder for the results (new, or this batch with --resume)")] = Path(
+        "runs/batch"
+    ),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    resume: ResumeOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run replicates of one scenario on Dask; each run is written as it finishes."""
+    from agentmarket.experiments import batch_spec
+
+    spec = batch_spec(
+        scenario,
+        seeds,
+        set_ or [],
+        seed=seed,
+        months=months,
+        metrics=metric or ["market.*"],
+        keep="summary" if summary else "series",
+    )
+    _run_sweep(spec, out, workers, scheduler, resume, quiet)
+
+
+@app.command()
+def sweep(
+    spec_file: Annotated[Path, typer.Argument(metavar="SPEC.toml", help="the sweep spec")],
+    out: Annotated[Path, typer.Option(help="folder for the results (new, or this sweep with --resume)")],
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    resume: ResumeOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a parameter sweep (grid, lhs, sobol, morris) on Dask; each run is written as it finishes."""
+    from agentmarket.experiments import load_spec
+
+    _run_sweep(load_spec(spec_file), out, workers, scheduler, resume, quiet)
+
+
+@app.command()
+def report(folder: Annotated[Path, typer.Argument(metavar="DIR", help="the --out folder of a sweep or batch")]) -> None:
+    """Summary statistics, fan charts and sensitivity indices of a sweep: PNG figures and one HTML page."""
+    from agentmarket.experiments import make_report
+
+    result = make_report(folder)
+    for note in result.notes:
+        console.print(f"note: {note}")
+    console.print(f"wrote {len(result.figures)} figures and {len(result.tables)} tables; open {result.page}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every error into one line and an exit status."""
     args = sys.argv[1:] if argv is None else argv

@@ -23,6 +23,7 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
 
 COMPLETE_MARKER = ".agentmarket-complete"
@@ -72,7 +73,7 @@ def required_assets() -> list[Asset]:
     match = FONTAWESOME_PATH.match(solara.server.settings.assets.fontawesome_path)
     if match:
         found.add(Asset(*match.groups()))
-    return sorted(found, key=lambda asset: asset.directory)
+    return sorted(found, key=attrgetter("directory"))
 
 
 def missing_assets(root: Path | None = None) -> list[Asset]:

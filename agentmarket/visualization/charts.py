@@ -1,0 +1,443 @@
+"""Vega-Lite specifications for the dashboard's charts, as plain dicts.
+
+Specs are built directly (not through Altair) because they are rebuilt every month while the
+model plays: a dict of a few hundred rows costs well under a millisecond, and the browser
+draws it with vega-embed from the local asset cache.
+
+Shares are drawn as percentages, revenue in million USD per month, prices in the units of
+:func:`agentmarket.visualization.state.snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from agentmarket.visualization.state import LAYERS, PinnedRun
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
+WIDTH = 360
+HEIGHT = 170
+LIVE = "live"
+NOT_ADOPTED = "not adopted"
+LAB_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+BINDING_COLOUR = "#d62728"
+COLUMN_OF_KIND = {"supplier": None, "cloud": 4, "lab": 5, "buyer": 5, "market": 6}
+COLUMN_OF_LAYER = {layer: i for i, layer in enumerate(LAYERS)}
+
+Rows = Sequence[dict[str, Any]]
+
+
+def _month(date: str) -> str:
+    return f"{date}-01"
+
+
+def _base(title: str, data: list[dict[str, Any]], height: int = HEIGHT) -> dict[str, Any]:
+    return {
+        "$schema": SCHEMA,
+        "title": title,
+        "width": WIDTH,
+        "height": height,
+        "data": {"values": data},
+        "config": {"view": {"stroke": None}},
+    }
+
+
+def _runs(history: Rows, pinned: PinnedRun | None) -> Iterable[tuple[str, Rows]]:
+    yield LIVE, history
+    if pinned is not None:
+        yield f"pinned: {pinned.label}", pinned.history
+
+
+def _dash(pinned: PinnedRun | None) -> dict[str, Any]:
+    """Solid for the live run, dashed for the pinned one."""
+    if pinned is None:
+        return {}
+    return {
+        "strokeDash": {
+            "field": "run",
+            "type": "nominal",
+            "title": "run",
+            "scale": {"domain": [LIVE, f"pinned: {pinned.label}"], "range": [[1, 0], [5, 3]]},
+        }
+    }
+
+
+def _line_chart(
+    title: str, rows: list[dict[str, Any]], y_title: str, pinned: PinnedRun | None, y_format: str = ""
+) -> dict[str, Any]:
+    y: dict[str, Any] = {"field": "value", "type": "quantitative", "title": y_title}
+    if y_format:
+        y["axis"] = {"format": y_format}
+    spec = _base(title, rows)
+    spec["mark"] = {"type": "line", "strokeWidth": 2}
+    spec["encoding"] = {
+        "x": {"field": "date", "type": "temporal", "title": None},
+        "y": y,
+        "color": {"field": "series", "type": "nominal", "title": None},
+        **_dash(pinned),
+    }
+    return spec
+
+
+def market_rows(history: Rows, pinned: PinnedRun | None, fields: dict[str, str]) -> list[dict[str, Any]]:
+    """Long rows (date, series, value, run) for market-wide fields; ``fields`` maps key to series name."""
+    return [
+        {"date": _month(row["date"]), "series": name, "value": row.get(key, 0.0), "run": run}
+        for run, rows in _runs(history, pinned)
+        for row in rows
+        for key, name in fields.items()
+    ]
+
+
+def lab_rows(history: Rows, pinned: PinnedRun | None, metric: str, scale: float = 1.0) -> list[dict[str, Any]]:
+    """Long rows of one lab metric per lab, divided by ``scale``."""
+    return [
+        {"date": _month(row["date"]), "series": lab, "value": values.get(metric, 0.0) / scale, "run": run}
+        for run, rows in _runs(history, pinned)
+        for row in rows
+        for lab, values in row.get("labs", {}).items()
+    ]
+
+
+def adoption_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+    """Share of developers who adopted and share of all developers' work done by agents."""
+    rows = market_rows(history, pinned, {"adoption_share": "adoption", "agent_work_share": "agent work share"})
+    return _line_chart("Adoption and agent work share", rows, "share of developers / work", pinned, ".0%")
+
+
+def revenue_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+    """Each lab's revenue in million USD per month."""
+    rows = lab_rows(history, pinned, "revenue", scale=1e6)
+    return _line_chart("Revenue per lab", rows, "million USD/month", pinned)
+
+
+def margin_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+    """Each lab's gross margin (revenue less inference cost, over revenue)."""
+    rows = lab_rows(history, pinned, "gross_margin")
+    return _line_chart("Gross margin per lab", rows, "gross margin", pinned, ".0%")
+
+
+def prices_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+    """Subscription, compute and memory prices, one panel each since their units differ."""
+    fields = {
+        "subscription_price": "subscription (USD/month)",
+        "compute_price": "compute (USD/acc-hour)",
+        "memory_price": "memory (USD per accelerator's HBM)",
+    }
+    rows = market_rows(history, pinned, fields)
+    return {
+        "$schema": SCHEMA,
+        "title": "Prices",
+        "data": {"values": rows},
+        "facet": {
+            "row": {
+                "field": "series",
+                "type": "nominal",
+                "title": None,
+                "sort": list(fields.values()),
+                "header": {"labelAngle": 0, "labelOrient": "top", "labelAnchor": "start", "labelFontWeight": 600},
+            }
+        },
+        "spec": {
+            "width": WIDTH,
+            "height": 40,
+            "mark": {"type": "line", "strokeWidth": 2},
+            "encoding": {
+                "x": {"field": "date", "type": "temporal", "title": None},
+                "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
+                "color": {"field": "series", "type": "nominal", "legend": None},
+                **_dash(pinned),
+            },
+        },
+        "resolve": {"scale": {"y": "independent"}},
+        "config": {"view": {"stroke": None}},
+    }
+
+
+def utilisation_rows(history: Rows, pinned: PinnedRun | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "date": _month(row["date"]),
+            "series": layer,
+            "value": stats.get("utilization", 0.0),
+            "binding": stats.get("binding", 0),
+            "run": run,
+        }
+        for run, rows in _runs(history, pinned)
+        for row in rows
+        for layer, stats in row.get("layers", {}).items()
+    ]
+
+
+def utilisation_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+    """Utilisation of each supply layer; red rings mark the months a layer was binding."""
+    spec = _base("Supply layer utilisation (red rings: binding)", utilisation_rows(history, pinned))
+    x = {"field": "date", "type": "temporal", "title": None}
+    y = {"field": "value", "type": "quantitative", "title": "utilisation", "axis": {"format": ".0%"}}
+    spec["layer"] = [
+        {
+            "mark": {"type": "line", "strokeWidth": 2},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "color": {"field": "series", "type": "nominal", "title": None},
+                **_dash(pinned),
+            },
+        },
+        {
+            "transform": [{"filter": "datum.binding > 0"}],
+            "mark": {"type": "point", "size": 50, "stroke": BINDING_COLOUR, "strokeWidth": 2, "filled": False},
+            "encoding": {"x": x, "y": y},
+        },
+    ]
+    return spec
+
+
+# ----- the supply graph -------------------------------------------------------------------
+def supply_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
+    """Positions of the drawn nodes: one column per supply layer, then clouds, labs, developers.
+
+    Source and sink are left out; networkx's multipartite layout spreads each column.
+    """
+    drawn = nx.DiGraph()
+    for node, attrs in graph.nodes(data=True):
+        kind = attrs.get("kind")
+        column = COLUMN_OF_LAYER.get(attrs.get("layer")) if kind == "supplier" else COLUMN_OF_KIND.get(kind)
+        if column is not None:
+            drawn.add_node(node, column=column)
+    pos = nx.multipartite_layout(drawn, subset_key="column", align="vertical", scale=1.0)
+    return {node: (float(x), float(y)) for node, (x, y) in pos.items()}
+
+
+def _node_flow_acc(model: Any, node: str, kind: str) -> float:
+    """Compute flowing through a node this month, in accelerators in service."""
+    agent = _agents_by_name(model).get(node)
+    if kind == "supplier" and agent is not None:
+        if getattr(agent, "is_flow", True):
+            return float(agent.served) + float(getattr(agent, "carried_acc", 0.0))
+        return float(agent.served) * 1000.0 / model.params.hardware.kw_per_acc
+    if kind in ("cloud", "lab") and agent is not None:
+        return float(getattr(agent, "served", 0.0))
+    if kind == "buyer":
+        return float(getattr(model, "other_ai_served", 0.0))
+    if kind == "market":
+        return float(sum(getattr(lab, "served", 0.0) for lab in model.labs))
+    return 0.0
+
+
+def _node_utilisation(model: Any, node: str, kind: str) -> float:
+    agent = _agents_by_name(model).get(node)
+    if kind in ("supplier", "cloud") and agent is not None:
+        return float(agent.utilization)
+    if kind == "lab" and agent is not None:
+        return float(getattr(agent, "service_level", 1.0))
+    return 0.0
+
+
+def _agents_by_name(model: Any) -> dict[str, Any]:
+    return {a.name: a for a in (*model.suppliers, *model.clouds, *model.labs)}
+
+
+def _is_binding(model: Any, node: str, kind: str, utilisation: float) -> bool:
+    agent = _agents_by_name(model).get(node)
+    if kind == "supplier":
+        return bool(getattr(agent, "binding", 0))
+    if kind == "cloud":
+        return bool(getattr(model, "cloud_binding", 0)) and utilisation >= 0.999
+    return False
+
+
+def supply_graph_data(model: Any, pos: dict[str, tuple[float, float]]) -> tuple[list[dict], list[dict]]:
+    """Nodes and edges to draw: flows in accelerators, utilisation as a fraction, binding flags.
+
+    An edge's flow is the upstream node's flow split over its customers in proportion to
+    what each of them carries (the model clears per node, not per edge).
+    """
+    graph = model.graph
+    kinds = {n: graph.nodes[n].get("kind", "") for n in pos}
+    flow = {n: _node_flow_acc(model, n, kinds[n]) for n in pos}
+    util = {n: _node_utilisation(model, n, kinds[n]) for n in pos}
+    binding = {n: _is_binding(model, n, kinds[n], util[n]) for n in pos}
+    nodes = [
+        {
+            "id": n,
+            "x": pos[n][0],
+            "y": pos[n][1],
+            "kind": graph.nodes[n].get("layer") or kinds[n],
+            "utilisation": util[n],
+            "binding": int(binding[n]),
+        }
+        for n in pos
+    ]
+    edges = []
+    for u in pos:
+        successors = [v for v in graph.successors(u) if v in pos]
+        total = sum(flow[v] for v in successors)
+        for v in successors:
+            share = flow[v] / total if total > 0 else 1.0 / len(successors)
+            edges.append(
+                {
+                    "x": pos[u][0],
+                    "y": pos[u][1],
+                    "x2": pos[v][0],
+                    "y2": pos[v][1],
+                    "flow": flow[u] * share,
+                    "utilisation": util[u] if kinds[u] in ("supplier", "cloud") else 0.0,
+                    "binding": int(binding[u]),
+                    "link": f"{u} → {v}",
+                }
+            )
+    return nodes, edges
+
+
+def supply_graph_chart(model: Any, pos: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    """The supply graph: edges coloured by the supplier's utilisation, sized by flow; binding in red."""
+    nodes, edges = supply_graph_data(model, pos)
+    x = {"field": "x", "type": "quantitative", "axis": None, "scale": {"domain": [-1.15, 1.15]}}
+    y = {"field": "y", "type": "quantitative", "axis": None, "scale": {"domain": [-1.15, 1.15]}}
+    return {
+        "$schema": SCHEMA,
+        "title": "Supply graph (edge colour: utilisation, width: flow; red: binding)",
+        "width": 2 * WIDTH + 40,
+        "height": 260,
+        "config": {"view": {"stroke": None}},
+        "layer": [
+            {
+                "data": {"values": edges},
+                "mark": {"type": "rule"},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "x2": {"field": "x2"},
+                    "y2": {"field": "y2"},
+                    "color": {
+                        "field": "utilisation",
+                        "type": "quantitative",
+                        "title": "utilisation",
+                        "scale": {"domain": [0, 1], "scheme": "yelloworangebrown"},
+                    },
+                    "strokeWidth": {
+                        "field": "flow",
+                        "type": "quantitative",
+                        "legend": None,
+                        "scale": {"range": [0.5, 7], "zero": True},
+                    },
+                    "tooltip": [{"field": "link"}, {"field": "flow", "format": ",.0f", "title": "accelerators"}],
+                },
+            },
+            {
+                "data": {"values": edges},
+                "transform": [{"filter": "datum.binding > 0"}],
+                "mark": {"type": "rule", "color": BINDING_COLOUR, "strokeWidth": 4, "strokeDash": [6, 3]},
+                "encoding": {"x": x, "y": y, "x2": {"field": "x2"}, "y2": {"field": "y2"}},
+            },
+            {
+                "data": {"values": nodes},
+                "mark": {"type": "circle", "size": 260, "opacity": 1, "strokeWidth": 3},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "color": {"field": "kind", "type": "nominal", "title": "node", "scale": {"scheme": "tableau10"}},
+                    "stroke": {
+                        "condition": {"test": "datum.binding > 0", "value": BINDING_COLOUR},
+                        "value": "white",
+                    },
+                    "tooltip": [{"field": "id"}, {"field": "utilisation", "format": ".0%"}],
+                },
+            },
+            {
+                "data": {"values": nodes},
+                "mark": {"type": "text", "dy": -14, "fontSize": 10},
+                "encoding": {"x": x, "y": y, "text": {"field": "id"}},
+            },
+        ],
+    }
+
+
+# ----- the developers' social network -----------------------------------------------------
+def sample_developers(model: Any, size: int = 200) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A connected sample of developers (breadth-first from developer 0) and the links among them.
+
+    At most 6 links per developer are kept so a complete network stays legible.
+    """
+    network = model.developers.network
+    n = len(model.developers.lab)
+    order: list[int] = [0] if n else []
+    seen = set(order)
+    head = 0
+    while head < len(order) and len(order) < min(size, n):
+        for j in network.neighbours(order[head])[:12]:
+            j = int(j)
+            if j not in seen and len(order) < size:
+                seen.add(j)
+                order.append(j)
+        head += 1
+    links = []
+    for i in order:
+        peers = [int(j) for j in network.neighbours(i) if int(j) in seen and int(j) > i]
+        links.extend((i, j) for j in peers[:6])
+    return np.array(order, dtype=np.int64), links
+
+
+def network_layout(model: Any, size: int = 200) -> dict[str, Any]:
+    """A fixed drawing of the sample: spring layout positions, computed once per run."""
+    members, links = sample_developers(model, size)
+    g = nx.Graph()
+    g.add_nodes_from(members.tolist())
+    g.add_edges_from(links)
+    pos = nx.spring_layout(g, seed=0, iterations=40)
+    return {"members": members, "links": links, "pos": {int(k): (float(x), float(y)) for k, (x, y) in pos.items()}}
+
+
+def developer_status(model: Any, members: np.ndarray) -> list[str]:
+    """Each sampled developer's lab, or 'not adopted'."""
+    labs = model.developers.lab[members]
+    names = [lab.name for lab in model.labs]
+    return [names[k] if 0 <= k < len(names) else NOT_ADOPTED for k in labs.tolist()]
+
+
+def network_chart(model: Any, layout: dict[str, Any]) -> dict[str, Any]:
+    """Sampled developers and their peer links, coloured by adoption and lab."""
+    pos = layout["pos"]
+    status = developer_status(model, layout["members"])
+    nodes = [
+        {"x": pos[i][0], "y": pos[i][1], "status": s} for i, s in zip(layout["members"].tolist(), status, strict=True)
+    ]
+    edges = [{"x": pos[i][0], "y": pos[i][1], "x2": pos[j][0], "y2": pos[j][1]} for i, j in layout["links"]]
+    lab_names = [lab.name for lab in model.labs]
+    domain = [NOT_ADOPTED, *lab_names]
+    colours = ["#c7c7c7", *[LAB_COLOURS[k % len(LAB_COLOURS)] for k in range(len(lab_names))]]
+    x = {"field": "x", "type": "quantitative", "axis": None, "scale": {"zero": False}}
+    y = {"field": "y", "type": "quantitative", "axis": None, "scale": {"zero": False}}
+    return {
+        "$schema": SCHEMA,
+        "title": f"Developer network sample ({len(nodes)} developers)",
+        "width": WIDTH,
+        "height": 260,
+        "config": {"view": {"stroke": None}},
+        "layer": [
+            {
+                "data": {"values": edges},
+                "mark": {"type": "rule", "color": "#bbbbbb", "strokeWidth": 0.6},
+                "encoding": {"x": x, "y": y, "x2": {"field": "x2"}, "y2": {"field": "y2"}},
+            },
+            {
+                "data": {"values": nodes},
+                "mark": {"type": "circle", "size": 45, "opacity": 0.95},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "color": {
+                        "field": "status",
+                        "type": "nominal",
+                        "title": "developer",
+                        "scale": {"domain": domain, "range": colours},
+                    },
+                },
+            },
+        ],
+    }

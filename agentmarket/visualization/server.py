@@ -1,0 +1,63 @@
+"""Start the dashboard: solara-server on a given host and port, with no request leaving it.
+
+The app is served by ``solara run`` in production mode. Solara's front-end assets come from
+its local cache (see :mod:`agentmarket.visualization.assets`), which is filled first when
+packages are missing, and the server's usage telemetry is switched off, so neither the
+browser nor the server needs the internet once the cache is in place.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+APP = "agentmarket.visualization.app"
+
+
+def server_command(host: str, port: int) -> list[str]:
+    """The ``solara run`` command line for the dashboard."""
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        APP,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--log-level",
+        "warning",
+    ]
+
+
+def server_environment() -> dict[str, str]:
+    """The environment for the server: no telemetry, no CDN fallback needed."""
+    env = dict(os.environ)
+    env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    env.setdefault("SOLARA_ASSETS_PROXY", "True")
+    return env
+
+
+def ensure_assets() -> None:
+    """Fill Solara's asset cache when a package is missing (needs the npm registry once)."""
+    from agentmarket.visualization.assets import install_assets, missing_assets
+
+    if missing_assets():
+        install_assets()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
+    """Run the dashboard server in the foreground until interrupted; returns its exit status."""
+    ensure_assets()
+    print(f"agentmarket dashboard on http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr)
+    process = subprocess.Popen(server_command(host, port), env=server_environment())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=10)
+        return 130

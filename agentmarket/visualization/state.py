@@ -1,0 +1,278 @@
+"""What the dashboard knows about a run, kept apart from how it is drawn.
+
+The controls are described once (:data:`CONTROLS`): which parameters each one sets, its
+unit, and how to read its default from a scenario. A new run is built from a scenario plus
+the controls that differ from that scenario's values, through ``load_scenario`` so the same
+validation as on the command line applies; a rejected value comes back as a
+:class:`ControlError` naming the control, so the page can show the message beside it.
+
+Each month the page records a :func:`snapshot` of the model: a flat dict of plain numbers
+for the charts and the key figures, so drawing never reads the model while it steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentmarket.errors import InputError
+from agentmarket.model import MarketModel
+from agentmarket.params import Params
+from agentmarket.scenarios import list_scenarios, load_scenario
+
+DEFAULT_SCENARIO = "baseline"
+MAX_DASHBOARD_DEVELOPERS = 200_000
+PRICING_POLICIES = ("hold", "cost_plus", "adaptive", "undercut")
+LAYERS = ("memory", "packaging", "power", "grid")
+
+
+class ControlError(ValueError):
+    """A control's value the model cannot run with; ``control`` is the control's id ('' for the page)."""
+
+    def __init__(self, control: str, message: str) -> None:
+        super().__init__(message)
+        self.control = control
+        self.message = message
+
+
+def _suppliers_in(params: Params, layer: str) -> list[str]:
+    return [name for name, s in params.suppliers.items() if getattr(s.layer, "value", s.layer) == layer]
+
+
+def _reference_plan(params: Params, lab: str) -> str:
+    spec = params.labs[lab]
+    return spec.reference_plan if spec.reference_plan in spec.plans else next(iter(spec.plans))
+
+
+@dataclass(frozen=True)
+class Control:
+    """One lever on the page.
+
+    ``keys(params)`` lists the dotted parameter keys it sets (all get the same value);
+    ``kind`` is "int", "float" or "choice"; ``unit`` is shown beside the label.
+    """
+
+    id: str
+    label: str
+    unit: str
+    kind: str
+    keys: Callable[[Params], list[str]]
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def default(self, params: Params) -> Any:
+        """The scenario's value for this control (the first key's value when several)."""
+        keys = self.keys(params)
+        return read_key(params, keys[0]) if keys else None
+
+
+def read_key(params: Params, dotted: str) -> Any:
+    """The value at a dotted parameter key, e.g. ``labs.lab_a.plans.max.price_usd_per_month``."""
+    node: Any = params
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return getattr(node, "value", node)
+
+
+def developer_keys(params: Params) -> list[str]:
+    return ["simulation.developer_agents"]
+
+
+def pricing_policy_keys(params: Params) -> list[str]:
+    return [f"labs.{lab}.pricing_policy" for lab in params.labs]
+
+
+def capability_step_keys(params: Params) -> list[str]:
+    return ["capability.step_size"]
+
+
+def layer_keys(layer: str, field_name: str) -> Callable[[Params], list[str]]:
+    """Keys of one field on every supplier of a layer (e.g. memory makers' expansion_per_year)."""
+
+    def keys(params: Params) -> list[str]:
+        return [f"suppliers.{name}.{field_name}" for name in _suppliers_in(params, layer)]
+
+    keys.__name__ = f"{layer}_{field_name}_keys"
+    return keys
+
+
+def lab_price_keys(lab: str) -> Callable[[Params], list[str]]:
+    """Key of a lab's reference plan price (USD/month); none when the scenario lacks the lab."""
+
+    def keys(params: Params) -> list[str]:
+        if lab not in params.labs:
+            return []
+        return [f"labs.{lab}.plans.{_reference_plan(params, lab)}.price_usd_per_month"]
+
+    keys.__name__ = f"{lab}_price_keys"
+    return keys
+
+
+BASE_CONTROLS: tuple[Control, ...] = (
+    Control("developers", "Developer agents", "agents", "int", developer_keys, minimum=1),
+    Control("pricing_policy", "Pricing policy (all labs)", "", "choice", pricing_policy_keys, PRICING_POLICIES),
+    Control("memory_growth", "Memory capacity growth", "1/year", "float", layer_keys("memory", "expansion_per_year")),
+    Control("memory_lead", "Memory lead time", "months", "int", layer_keys("memory", "lead_months")),
+    Control("grid_growth", "Grid capacity growth", "1/year", "float", layer_keys("grid", "expansion_per_year")),
+    Control("grid_lead", "Grid lead time", "months", "int", layer_keys("grid", "lead_months")),
+    Control("step_size", "Capability step size", "share of work", "float", capability_step_keys),
+)
+
+
+def controls_for(params: Params) -> list[Control]:
+    """The page's controls for a scenario: the fixed levers plus one plan price per lab."""
+    prices = [
+        Control(f"price_{lab}", f"{lab} plan price", "USD/month", "float", lab_price_keys(lab)) for lab in params.labs
+    ]
+    return [c for c in (*BASE_CONTROLS, *prices) if c.keys(params)]
+
+
+def scenario_names() -> list[str]:
+    """Bundled scenario names for the picker."""
+    return [name for name, _ in list_scenarios()]
+
+
+def scenario_defaults(scenario: str) -> dict[str, Any]:
+    """Each control's value in ``scenario``, keyed by control id."""
+    params = load_scenario(scenario, [])
+    return {c.id: c.default(params) for c in controls_for(params)}
+
+
+def overrides_for(scenario_params: Params, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dotted-key overrides for the controls whose value differs from the scenario's.
+
+    Returns the overrides and, for each key, the control that set it (to place messages).
+    Unchanged controls add nothing, so a scenario whose suppliers differ keeps its own values.
+    """
+    overrides: dict[str, Any] = {}
+    owner: dict[str, str] = {}
+    for control in controls_for(scenario_params):
+        if control.id not in values or values[control.id] is None:
+            continue
+        value = values[control.id]
+        if value == control.default(scenario_params):
+            continue
+        for key in control.keys(scenario_params):
+            overrides[key] = value
+            owner[key] = control.id
+    return overrides, owner
+
+
+def _control_of(message: str, owner: dict[str, str]) -> str:
+    for key in sorted(owner, key=len, reverse=True):
+        if key in message:
+            return owner[key]
+    return ""
+
+
+def build_params(scenario: str, values: dict[str, Any]) -> Params:
+    """Validated parameters for ``scenario`` with the controls' values; raises :class:`ControlError`."""
+    try:
+        base = load_scenario(scenario, [])
+    except InputError as exc:
+        raise ControlError("scenario", str(exc)) from None
+    developers = values.get("developers")
+    if developers is not None and not 1 <= int(developers) <= MAX_DASHBOARD_DEVELOPERS:
+        raise ControlError(
+            "developers", f"developer agents must be between 1 and {MAX_DASHBOARD_DEVELOPERS:,} on the dashboard"
+        )
+    overrides, owner = overrides_for(base, values)
+    overrides["simulation.collect_data"] = True  # the CSV download needs the collected table
+    try:
+        return load_scenario(scenario, overrides)
+    except (InputError, ValueError) as exc:
+        raise ControlError(_control_of(str(exc), owner), str(exc)) from None
+
+
+def build_model(scenario: str, values: dict[str, Any], seed: int) -> MarketModel:
+    """A new model for the page, or :class:`ControlError` with a message for the right place."""
+    if not isinstance(seed, int) or seed < 0:
+        raise ControlError("seed", "the seed must be a whole number, 0 or more")
+    params = build_params(scenario, values)
+    try:
+        return MarketModel(params, rng=seed)
+    except (InputError, ValueError) as exc:
+        raise ControlError("", f"the model cannot start with these values: {exc}") from None
+
+
+def _number(obj: Any, name: str) -> float:
+    value = getattr(obj, name, 0.0)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def simulated_month(model: MarketModel) -> str:
+    """The month whose results the model holds: the one before ``model.date`` once it stepped."""
+    from agentmarket.params import month_label
+
+    return month_label(model.month - 1)
+
+
+def snapshot(model: MarketModel) -> dict[str, Any]:
+    """The month just simulated as plain numbers.
+
+    Shares are fractions, revenue USD/month, prices USD/month (subscription),
+    USD/accelerator-hour (compute) and USD per accelerator's HBM (memory).
+    """
+    row: dict[str, Any] = {
+        "date": simulated_month(model),
+        "adoption_share": _number(model, "adoption_share"),
+        "agent_work_share": _number(model, "agent_work_share"),
+        "subscription_price": _number(model, "subscription_price"),
+        "compute_price": _number(model, "compute_price"),
+        "memory_price": _number(model, "memory_price"),
+        "binding_layer": str(getattr(model, "binding_layer", "none")),
+        "labs": {
+            lab.name: {"revenue": _number(lab, "revenue"), "gross_margin": _number(lab, "gross_margin")}
+            for lab in model.labs
+        },
+        "layers": {
+            layer: {
+                "utilization": float(stats.get("utilization", 0.0)),
+                "binding": int(stats.get("binding", 0)),
+            }
+            for layer, stats in getattr(model, "layer_stats", {}).items()
+        },
+    }
+    return row
+
+
+@dataclass
+class Run:
+    """One model on the page and the months it has recorded."""
+
+    model: MarketModel
+    scenario: str
+    seed: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario} seed {self.seed}"
+
+    @property
+    def finished(self) -> bool:
+        return not self.model.running
+
+    def step(self) -> dict[str, Any]:
+        """Advance one month and record it; returns the new snapshot."""
+        self.model.step()
+        row = snapshot(self.model)
+        self.history.append(row)
+        return row
+
+
+@dataclass(frozen=True)
+class PinnedRun:
+    """A frozen copy of a run's history to compare the live run against."""
+
+    label: str
+    history: tuple[dict[str, Any], ...]
+
+
+def pin(run: Run) -> PinnedRun:
+    return PinnedRun(run.label, tuple(run.history))
