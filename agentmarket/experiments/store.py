@@ -83,8 +83,8 @@ def read_sweep(out: Path) -> dict[str, Any] | None:
         raise InputError(f"{str(path)!r} cannot be read: {exc}") from None
 
 
-def prepare_dir(out: Path, spec: SweepSpec, digest: str, design: pd.DataFrame, n_runs: int, resume: bool) -> None:
-    """Make ``out`` ready for this sweep, or refuse if it holds something else.
+def check_dir(out: Path, digest: str, n_runs: int, resume: bool) -> bool:
+    """Refuse a folder that this sweep may not write into; tell whether it holds this sweep already.
 
     A folder holding the same sweep (same spec hash) is continued only with ``resume``; a
     folder holding another sweep, or other files, is never written into.
@@ -105,9 +105,20 @@ def prepare_dir(out: Path, spec: SweepSpec, digest: str, design: pd.DataFrame, n
                 f"--out {str(out)!r} already holds this sweep ({done} of {n_runs} runs done); "
                 "pass --resume to finish it or choose another folder"
             )
-        return
+        return True
     if out.is_dir() and any(out.iterdir()):
         raise InputError(f"--out {str(out)!r} is not empty and holds no sweep; choose a new or empty folder")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out {str(out)!r}: the folder {str(probe)!r} cannot be written")
+    return False
+
+
+def init_dir(out: Path, spec: SweepSpec, digest: str, design: pd.DataFrame, n_runs: int) -> None:
+    """Create the folder of a new sweep: its runs folder, design and sweep.json."""
+    out = Path(out)
     try:
         (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:

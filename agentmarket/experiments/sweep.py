@@ -8,6 +8,7 @@ Dask on the others; a run whose model raises is recorded as failed and the sweep
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import time
@@ -20,7 +21,7 @@ from agentmarket.errors import InputError
 from agentmarket.experiments.design import Run, design_table, plan_runs, point_overrides
 from agentmarket.experiments.runner import RunResult, RunTask, execute_run, one_line
 from agentmarket.experiments.spec import SweepSpec, base_params, base_raw, select_metrics, spec_hash
-from agentmarket.experiments.store import Manifest, finished_ids, manifest_record, prepare_dir, write_run
+from agentmarket.experiments.store import Manifest, check_dir, finished_ids, init_dir, manifest_record, write_run
 from agentmarket.scenarios import apply_overrides, validate
 
 CONNECT_TIMEOUT_S = 5.0
@@ -121,6 +122,50 @@ def make_progress(total: int, initial: int, enabled: bool):
     return bar
 
 
+def submit(client, task: RunTask, digest: str):
+    """Send one run to the cluster under a stable key; Dask retries it if its worker dies."""
+    key = f"agentmarket-{digest}-{task.run.run_id}"
+    return client.submit(execute_run, task, key=key, retries=TASK_RETRIES, pure=False)
+
+
+def execute_all(client, tasks: Iterator[RunTask], out: Path, digest: str, manifest: Manifest, bar) -> tuple[int, int]:
+    """Run every task, a window at a time, writing each result as it arrives; (ok, failed) counts."""
+    from distributed import as_completed
+
+    window = max(8, RUNS_IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
+    pending: dict[Any, RunTask] = {}
+    queue = as_completed(loop=client.loop)
+    for task in itertools.islice(tasks, window):
+        future = submit(client, task, digest)
+        pending[future.key] = task
+        queue.add(future)
+    ok = failed = 0
+    for future in queue:
+        task = pending.pop(future.key)
+        try:
+            result = future.result()
+        except Exception as exc:
+            result = lost_result(task, exc)
+        future.release()
+        record_result(out, result, task, digest, manifest)
+        ok += result.status == "ok"
+        failed += result.status != "ok"
+        bar.update(1)
+        bar.set_postfix(failed=failed)
+        following = next(tasks, None)
+        if following is not None:
+            future = submit(client, following, digest)
+            pending[future.key] = following
+            queue.add(future)
+    return ok, failed
+
+
+def record_result(out: Path, result: RunResult, task: RunTask, digest: str, manifest: Manifest) -> None:
+    """Write the run's file, then its manifest line: a run is finished once both are on disk."""
+    file = write_run(out, result)
+    manifest.append(manifest_record(result, task.overrides, digest, file))
+
+
 def run_sweep(
     spec: SweepSpec,
     out: str | os.PathLike,
@@ -137,53 +182,20 @@ def run_sweep(
     address of an existing one. With ``resume``, runs already recorded as finished in ``out``
     are skipped; ``out`` must then hold this same sweep.
     """
-    from distributed import as_completed
-
     out = Path(out)
     started = time.perf_counter()
     digest = spec_hash(spec)
     design = design_table(spec)
     runs = plan_runs(spec, design)
     check_points(spec, base_raw(spec), design)
-    prepare_dir(out, spec, digest, design, len(runs), resume)
-    done = finished_ids(out)
+    existing = check_dir(out, digest, len(runs), resume)
+    done = finished_ids(out) if existing else set()
     todo = [r for r in runs if r.run_id not in done]
     ok = failed = 0
     if todo:
-        bar = make_progress(len(runs), len(runs) - len(todo), progress)
-        with open_client(workers, scheduler, connect_timeout) as client, Manifest(out) as manifest:
-            window = max(8, RUNS_IN_FLIGHT_PER_THREAD * sum(client.nthreads().values()))
-            tasks = make_tasks(spec, todo, design)
-            pending: dict[Any, RunTask] = {}
-            queue = as_completed(loop=client.loop)
-
-            def submit_next() -> bool:
-                task = next(tasks, None)
-                if task is None:
-                    return False
-                future = client.submit(
-                    execute_run, task, key=f"agentmarket-{digest}-{task.run.run_id}", retries=TASK_RETRIES, pure=False
-                )
-                pending[future.key] = task
-                queue.add(future)
-                return True
-
-            for _ in range(window):
-                if not submit_next():
-                    break
-            for future in queue:
-                task = pending.pop(future.key)
-                try:
-                    result = future.result()
-                except Exception as exc:
-                    result = lost_result(task, exc)
-                future.release()
-                file = write_run(out, result)
-                manifest.append(manifest_record(result, task.overrides, digest, file))
-                ok += result.status == "ok"
-                failed += result.status != "ok"
-                bar.update(1)
-                bar.set_postfix(failed=failed)
-                submit_next()
-        bar.close()
+        with open_client(workers, scheduler, connect_timeout) as client:
+            if not existing:
+                init_dir(out, spec, digest, design, len(runs))
+            with Manifest(out) as manifest, make_progress(len(runs), len(runs) - len(todo), progress) as bar:
+                ok, failed = execute_all(client, make_tasks(spec, todo, design), out, digest, manifest, bar)
     return SweepOutcome(out, len(runs), len(runs) - len(todo), ok, failed, time.perf_counter() - started, digest)
