@@ -152,6 +152,19 @@ def compare(
     console.print(f"wrote {result.figure} and {result.table} ({len(result.summary):,} rows)")
 
 
+@app.command()
+def viz(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8765,
+) -> None:
+    """Start the live dashboard in the browser (Solara), until Ctrl-C."""
+    from agentmarket.visualization.server import serve
+
+    status = serve(host, port)
+    if status:
+        raise typer.Exit(status)
+
+
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", help="local Dask workers (default: this machine's cores)", min=1)
 ]
