@@ -116,8 +116,15 @@ def Chart(spec: dict[str, Any], hook: str):
 @solara.component
 def Charts(run: Run, pinned: PinnedRun | None, tick: int):
     """Time series, the supply graph and the developer network of the current run."""
-    supply_pos = solara.use_memo(partial(charts.supply_layout, run.model.graph), [run])
-    network = solara.use_memo(partial(charts.network_layout, run.model), [run])
+
+    def lay_out_supply_graph():
+        return charts.supply_layout(run.model.graph)
+
+    def lay_out_network():
+        return charts.network_layout(run.model)
+
+    supply_pos = solara.use_memo(lay_out_supply_graph, [run])
+    network = solara.use_memo(lay_out_network, [run])
     history = run.history
     with solara.Row(style={"flex-wrap": "wrap"}, gap="16px"):
         Chart(charts.adoption_chart(history, pinned), "adoption")
@@ -148,9 +155,16 @@ def ControlInput(control: Control, value: Any, error: str, on_value):
 def Page():
     """One session's dashboard; every piece of state is created here, per session."""
     scenario = solara.use_reactive(DEFAULT_SCENARIO)
-    values = solara.use_reactive(solara.use_memo(partial(scenario_defaults, DEFAULT_SCENARIO), []))
+
+    def first_values():
+        return scenario_defaults(DEFAULT_SCENARIO)
+
+    def first_run():
+        return new_run(DEFAULT_SCENARIO, first_values(), 0)
+
+    values = solara.use_reactive(solara.use_memo(first_values, []))
     seed = solara.use_reactive(0)
-    run = solara.use_reactive(solara.use_memo(partial(new_run, DEFAULT_SCENARIO, values.value, 0), []))
+    run = solara.use_reactive(solara.use_memo(first_run, []))
     tick = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     errors = solara.use_reactive({})
@@ -158,9 +172,15 @@ def Page():
     pinned = solara.use_reactive(None)
     lock = solara.use_memo(threading.Lock, [])
 
-    def advance() -> bool:
-        """Step the run one month; stop playing on the last month or on an error."""
+    def advance(while_playing: bool = False) -> bool:
+        """Step the run one month; stop playing on the last month or on an error.
+
+        From the play loop (``while_playing``) nothing happens once play was stopped, even
+        if Pause or Reset came while this call waited for the lock.
+        """
         with lock:
+            if while_playing and not playing.value:
+                return False
             current = run.value
             try:
                 current.step()
@@ -176,7 +196,7 @@ def Page():
 
     def play_loop():
         """While playing, advance a month and pause so the page can draw it."""
-        while playing.value and advance():
+        while playing.value and advance(while_playing=True):
             time.sleep(PLAY_PAUSE_S)
 
     solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)

@@ -1,0 +1,220 @@
+"""The dashboard in Debian's Chromium: loads offline, steps, plays, resets, keeps sessions apart.
+
+One server (a subprocess on a free port on 127.0.0.1) serves the whole module; each test opens
+its own pages, and so its own sessions. Every request that would leave the machine is blocked
+and recorded. Screenshots go to test-output/.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from agentmarket.visualization.browser import (
+    CHROMIUM,
+    RequestLog,
+    launch_chromium,
+    running_server,
+)
+
+OUT = Path(__file__).resolve().parents[1] / "test-output"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.xdist_group("browser"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and os.environ.get("CI", "").lower() != "true",
+        reason=f"{CHROMIUM} is absent (run scripts/install-browser.sh); required in CI",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server(OUT) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = launch_chromium(pw)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser):
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1400})
+    yield ctx
+    ctx.close()
+
+
+class Tab:
+    """One dashboard page and what it logged."""
+
+    def __init__(self, context, url: str):
+        self.requests = RequestLog()
+        self.console_errors: list[str] = []
+        self.page = context.new_page()
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", self._on_page_error)
+        self.page.route("**/*", self.requests.route)
+        self.page.goto(url)
+        self.page.wait_for_selector(".am-chart-adoption svg", timeout=30_000)
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def _on_page_error(self, error) -> None:
+        self.console_errors.append(str(error))
+
+    def text(self, selector: str) -> str:
+        return self.page.locator(selector).first.inner_text().strip()
+
+    @property
+    def date(self) -> str:
+        return self.text(".am-date .am-value")
+
+    @property
+    def run_label(self) -> str:
+        return self.text(".am-run-label")
+
+    def click(self, selector: str) -> None:
+        self.page.locator(selector).first.click()
+
+    def wait_for_date_change(self, before: str, timeout_s: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = self.date
+            if now != before:
+                return now
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"the date stayed {before!r}")
+
+    def step(self, months: int = 1) -> str:
+        for _ in range(months):
+            before = self.date
+            self.click(".am-step")
+            self.wait_for_date_change(before)
+        return self.date
+
+    def chart_png(self, hook: str) -> bytes:
+        return self.page.locator(f".am-chart-{hook}").first.screenshot()
+
+    def wait_for_chart_change(self, hook: str, before: bytes, timeout_s: float = 10.0) -> bytes:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            now = self.chart_png(hook)
+            if now != before:
+                return now
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"the {hook} chart did not change")
+
+    def set_input(self, control: str, value: str) -> None:
+        field = self.page.locator(f".am-control-{control} input").first
+        field.fill(value)
+        field.press("Enter")
+
+    def shot(self, name: str) -> None:
+        OUT.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(OUT / name), full_page=True)
+
+
+def test_page_loads_offline_without_console_errors(server, context):
+    tab = Tab(context, server.url)
+    tab.page.wait_for_selector(".am-chart-supply svg")
+    tab.page.wait_for_selector(".am-chart-network svg")
+    tab.shot("dashboard-loaded.png")
+    assert tab.requests.blocked == [], "the page asked for files outside 127.0.0.1"
+    assert tab.requests.local, "no request was recorded"
+    assert tab.console_errors == []
+    assert tab.date.endswith("(start)")
+
+
+def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
+    tab = Tab(context, server.url)
+    start = tab.date
+    chart_before = tab.chart_png("adoption")
+
+    first = tab.step()
+    assert first != start
+    chart_after_step = tab.wait_for_chart_change("adoption", chart_before)
+
+    tab.click(".am-play")
+    tab.wait_for_date_change(first)
+    tab.page.wait_for_timeout(800)
+    tab.click(".am-play")  # pause
+    tab.page.locator(".am-play", has_text="Play").wait_for(timeout=5_000)
+    tab.page.wait_for_timeout(400)
+    played_to = tab.date
+    assert played_to > first, "play did not move past the stepped month"
+    tab.wait_for_chart_change("adoption", chart_after_step)
+    tab.shot("dashboard-played.png")
+
+    tab.click(".am-reset")
+    tab.wait_for_date_change(played_to)
+    assert tab.date == start
+    assert tab.console_errors == []
+
+
+def test_changed_control_takes_effect_after_reset(server, context):
+    tab = Tab(context, server.url)
+    assert "10,000 developer agents" in tab.run_label
+    tab.set_input("developers", "2000")
+    tab.page.wait_for_timeout(300)
+    assert "10,000 developer agents" in tab.run_label, "the run changed before Reset"
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('2,000 developer agents')", timeout=10_000
+    )
+    tab.step(2)
+
+
+def test_picking_another_scenario_starts_a_new_run(server, context):
+    tab = Tab(context, server.url)
+    tab.step()
+    tab.click(".am-scenario")
+    tab.page.locator(".v-menu__content .v-list-item", has_text="grid-crunch").first.click()
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('grid-crunch')", timeout=15_000
+    )
+    assert tab.date.endswith("(start)")
+    tab.step(3)
+    tab.shot("dashboard-grid-crunch.png")
+
+
+def test_two_pages_keep_separate_models(server, context):
+    first = Tab(context, server.url)
+    second = Tab(context, server.url)
+    start = second.date
+    first.step(3)
+    second.page.wait_for_timeout(300)
+    assert second.date == start, "stepping one page moved the other"
+    second.set_input("developers", "3000")
+    second.click(".am-reset")
+    second.page.wait_for_function("document.querySelector('.am-run-label').innerText.includes('3,000')", timeout=10_000)
+    assert "10,000 developer agents" in first.run_label
+
+
+def test_invalid_value_shows_message_and_keeps_the_run(server, context):
+    tab = Tab(context, server.url)
+    stepped = tab.step(2)
+    tab.set_input("grid_growth", "-1")
+    message = tab.page.locator(".am-error-grid_growth")
+    message.wait_for(timeout=10_000)
+    assert "expansion_per_year" in message.inner_text()
+    tab.click(".am-reset")
+    tab.page.wait_for_timeout(500)
+    assert tab.date == stepped, "a rejected value replaced the run"
+    assert message.is_visible()
+    tab.set_input("developers", "0")
+    tab.page.locator(".am-error-developers").wait_for(timeout=10_000)
+    tab.shot("dashboard-invalid-value.png")
+    assert tab.console_errors == []
