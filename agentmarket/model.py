@@ -103,9 +103,7 @@ class MarketModel(mesa.Model):
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
 
         self.developers = DeveloperPopulation(p, self.rng, len(self.labs), len(self.plan_names))
-        self.developer_agents = list(
-            Developer.create_agents(self, p.simulation.developer_agents, index=np.arange(p.simulation.developer_agents))
-        )
+        self.developer_agents = Developer.create_population(self, p.simulation.developer_agents)
 
         self.adoption_share = 0.0
         self.agent_work_share = 0.0
@@ -394,12 +392,13 @@ class MarketModel(mesa.Model):
         subs = dev.revenue_by_lab(Channel.SUBSCRIPTION)
         api = dev.revenue_by_lab(Channel.API)
         work = dev.work_share_by_lab(service)
-        subscribers = np.bincount(dev.lab[dev.lab >= 0], minlength=len(self.labs)) * dev.weight
+        subscribers = dev.subscribers_by_lab()
+        clients_over_100m = dev.clients_over_by_lab(1e8)
         for j, lab in enumerate(self.labs):
             lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_served[j]))
             lab.subscribers = float(subscribers[j])
             lab.agent_work_share = float(work[j])
-            lab.clients_over_100m = int((dev.client_spend_usd_per_year(j) > 1e8).sum())
+            lab.clients_over_100m = int(clients_over_100m[j])
         self._wage_quantiles = None
         self.developer_payments = float(dev.paid_usd.sum() * dev.weight)
         self.adopters = float(dev.adopted.sum() * dev.weight)
