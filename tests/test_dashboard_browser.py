@@ -216,5 +216,6 @@ def test_invalid_value_shows_message_and_keeps_the_run(server, context):
     assert message.is_visible()
     tab.set_input("developers", "0")
     tab.page.locator(".am-error-developers").wait_for(timeout=10_000)
+    assert message.is_visible(), "a second bad value hid the first one's message"
     tab.shot("dashboard-invalid-value.png")
     assert tab.console_errors == []

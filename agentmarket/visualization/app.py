@@ -24,11 +24,11 @@ from agentmarket.visualization.state import (
     PinnedRun,
     Run,
     build_model,
-    build_params,
     controls_for,
     pin,
     scenario_defaults,
     scenario_names,
+    validate,
 )
 
 PLAY_PAUSE_S = 0.12  # pause between months while playing, so the browser can draw each one
@@ -206,7 +206,7 @@ def Page():
         try:
             fresh = new_run(name, new_values, new_seed)
         except ControlError as exc:
-            errors.set({exc.control: exc.message})
+            errors.set({**validate(name, new_values), exc.control: exc.message})
             return False
         with lock:
             playing.set(False)
@@ -244,11 +244,8 @@ def Page():
 
     def check_values(new_values: dict[str, Any]):
         """Show a rejected value beside its control at once; the run changes only on Reset."""
-        try:
-            build_params(scenario.value, new_values)
-            errors.set({})
-        except ControlError as exc:
-            errors.set({exc.control: exc.message})
+        seed_error = {"seed": errors.value["seed"]} if "seed" in errors.value else {}
+        errors.set({**validate(scenario.value, new_values), **seed_error})
 
     def set_value(control_id: str, value: Any):
         new_values = {**values.value, control_id: value}
@@ -257,10 +254,11 @@ def Page():
 
     def set_seed(value: int | None):
         seed.set(value if value is not None else 0)
+        others = {k: v for k, v in errors.value.items() if k != "seed"}
         if value is None or value < 0:
-            errors.set({"seed": "the seed must be a whole number, 0 or more"})
+            errors.set({**others, "seed": "the seed must be a whole number, 0 or more"})
         else:
-            errors.set({})
+            errors.set(others)
 
     current = run.value
     solara.Style(CSS)

@@ -29,6 +29,7 @@ COLUMN_OF_KIND = {"supplier": None, "cloud": 4, "lab": 5, "buyer": 5, "market": 
 COLUMN_OF_LAYER = {layer: i for i, layer in enumerate(LAYERS)}
 
 Rows = Sequence[dict[str, Any]]
+X_MONTH = {"field": "date", "type": "temporal", "timeUnit": "yearmonth", "title": None, "axis": {"format": "%Y-%m"}}
 
 
 def _month(date: str) -> str:
@@ -75,7 +76,7 @@ def _line_chart(
     spec = _base(title, rows)
     spec["mark"] = {"type": "line", "strokeWidth": 2}
     spec["encoding"] = {
-        "x": {"field": "date", "type": "temporal", "title": None},
+        "x": X_MONTH,
         "y": y,
         "color": {"field": "series", "type": "nominal", "title": None},
         **_dash(pinned),
@@ -106,7 +107,7 @@ def lab_rows(history: Rows, pinned: PinnedRun | None, metric: str, scale: float 
 def adoption_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
     """Share of developers who adopted and share of all developers' work done by agents."""
     rows = market_rows(history, pinned, {"adoption_share": "adoption", "agent_work_share": "agent work share"})
-    return _line_chart("Adoption and agent work share", rows, "share of developers / work", pinned, ".0%")
+    return _line_chart("Adoption and agent work share", rows, "share of developers / work", pinned, ".1~%")
 
 
 def revenue_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def revenue_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, A
 def margin_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
     """Each lab's gross margin (revenue less inference cost, over revenue)."""
     rows = lab_rows(history, pinned, "gross_margin")
-    return _line_chart("Gross margin per lab", rows, "gross margin", pinned, ".0%")
+    return _line_chart("Gross margin per lab", rows, "gross margin", pinned, ".1~%")
 
 
 def prices_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
@@ -147,7 +148,7 @@ def prices_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, An
             "height": 40,
             "mark": {"type": "line", "strokeWidth": 2},
             "encoding": {
-                "x": {"field": "date", "type": "temporal", "title": None},
+                "x": X_MONTH,
                 "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
                 "color": {"field": "series", "type": "nominal", "legend": None},
                 **_dash(pinned),
@@ -176,7 +177,7 @@ def utilisation_rows(history: Rows, pinned: PinnedRun | None) -> list[dict[str, 
 def utilisation_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
     """Utilisation of each supply layer; red rings mark the months a layer was binding."""
     spec = _base("Supply layer utilisation (red rings: binding)", utilisation_rows(history, pinned))
-    x = {"field": "date", "type": "temporal", "title": None}
+    x = X_MONTH
     y = {"field": "value", "type": "quantitative", "title": "utilisation", "axis": {"format": ".0%"}}
     spec["layer"] = [
         {

@@ -186,6 +186,26 @@ def build_params(scenario: str, values: dict[str, Any]) -> Params:
         raise ControlError(_control_of(str(exc), owner), str(exc)) from None
 
 
+def validate(scenario: str, values: dict[str, Any]) -> dict[str, str]:
+    """Messages for every rejected control, keyed by control id ('' when no single control is to blame).
+
+    Each changed control is checked on its own, so two bad values both get their message.
+    """
+    try:
+        build_params(scenario, values)
+    except ControlError as exc:
+        whole = exc
+    else:
+        return {}
+    messages: dict[str, str] = {}
+    for control_id, value in values.items():
+        try:
+            build_params(scenario, {control_id: value})
+        except ControlError as exc:
+            messages[exc.control or control_id] = exc.message
+    return messages or {whole.control: whole.message}
+
+
 def build_model(scenario: str, values: dict[str, Any], seed: int) -> MarketModel:
     """A new model for the page, or :class:`ControlError` with a message for the right place."""
     if not isinstance(seed, int) or seed < 0:
