@@ -181,7 +181,7 @@ def _run_sweep(spec, out: Path, workers: int | None, scheduler: str | None, resu
     if workers is not None and scheduler:
         raise InputError("give --workers (a local cluster) or --scheduler (an existing one), not both")
     outcome = run_sweep(spec, out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet)
-    console.print(
+    print(
         f"{outcome.runs} runs in {out}: {outcome.skipped} done before, {outcome.ok} done now, "
         f"{outcome.failed} failed ({outcome.seconds:.1f} s)"
     )
@@ -249,8 +249,8 @@ def report(folder: Annotated[Path, typer.Argument(metavar="DIR", help="the --out
 
     result = make_report(folder)
     for note in result.notes:
-        console.print(f"note: {note}")
-    console.print(f"wrote {len(result.figures)} figures and {len(result.tables)} tables; open {result.page}")
+        print(f"note: {note}")
+    print(f"wrote {len(result.figures)} figures and {len(result.tables)} tables; open {result.page}")
 
 
 def main(argv: list[str] | None = None) -> int:
