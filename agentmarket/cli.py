@@ -253,6 +253,33 @@ def report(folder: Annotated[Path, typer.Argument(metavar="DIR", help="the --out
     print(f"wrote {len(result.figures)} figures and {len(result.tables)} tables; open {result.page}")
 
 
+@app.command()
+def bench(
+    sizes: Annotated[str, typer.Option(help="developer agent counts, comma-separated")] = "10000,100000,1000000",
+    months: Annotated[int, typer.Option(help="months per run of the model and the kernel", min=1)] = 24,
+    seed: Annotated[int, typer.Option(help="random seed", min=0)] = 0,
+) -> None:
+    """Benchmark the developer population against Mesa's Boltzmann model and a bare numpy kernel.
+
+    Prints a table, the performance targets, and last one JSON line with every figure.
+    """
+    from agentmarket import bench as b
+
+    counts = b.parse_sizes(sizes)
+    with console.status("benchmarking") as status:
+        results = b.run_bench(counts, months, seed, progress=lambda msg: status.update(f"benchmarking: {msg}"))
+    table = Table(title=f"agentmarket bench: baseline, {months} months, seed {seed} (CPU time)")
+    for title, _key, _fmt in b.TABLE_COLUMNS:
+        table.add_column(title, justify="right")
+    for row in b.table_rows(results):
+        table.add_row(*row)
+    Console(width=max(console.width, 170)).print(table)
+    for target, met, figures in b.check_targets(results):
+        verdict = "not measured" if met is None else ("met" if met else "NOT met")
+        console.print(f"{verdict:>12}  {target}  {figures}")
+    print(b.json_line(results, months, seed), flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every error into one line and an exit status."""
     args = sys.argv[1:] if argv is None else argv

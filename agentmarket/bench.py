@@ -1,0 +1,362 @@
+"""Benchmark harness: how fast the developer population runs, against two yardsticks.
+
+For each developer agent count the harness measures, in a fresh Python process (so that the
+peak memory belongs to that size alone):
+
+* ``agent_steps_per_s``: developer agent-steps per second of the whole model (baseline
+  scenario, data collection on), i.e. agents x months / wall seconds of ``run()``;
+* ``boltzmann_agent_steps_per_s``: the same figure for Mesa's bundled Boltzmann wealth
+  model (one agent per grid cell, data collection as bundled), measured in the same
+  process, with fewer steps at large sizes; ``ratio_vs_boltzmann`` = ours / its;
+* ``numpy_kernel_agent_steps_per_s``: a bare numpy version of the developers' adoption rule
+  alone (no Mesa, no supply side, see :func:`run_adoption_kernel`), the most the Python
+  stack allows for that rule; ``slowdown_vs_numpy_kernel`` = kernel / ours;
+* ``build_s``: seconds to construct the model (agents, network, supply graph);
+* ``peak_memory_mb``: peak resident memory of the process after building and running our
+  model (``ru_maxrss``, MB; the interpreter and libraries included), before any yardstick ran;
+* ``supply_phase_ms``: mean milliseconds per month of everything in ``step()`` except the
+  developers' array work and data collection: the supply, cloud and lab phases, the lab
+  side of the developer phase (offer, demand bookings), ``clear_market`` and
+  ``settle_books``, less the time spent inside :class:`DeveloperPopulation` methods and
+  in model methods that read the developer arrays.
+
+Times are CPU seconds of the measuring process (``time.process_time``), which other work on
+a shared machine disturbs far less than wall time; the code is single-threaded, so on an
+idle machine the two agree. Small sizes are repeated and the fastest run kept.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+
+KEYS = (
+    "agent_steps_per_s",
+    "boltzmann_agent_steps_per_s",
+    "ratio_vs_boltzmann",
+    "numpy_kernel_agent_steps_per_s",
+    "slowdown_vs_numpy_kernel",
+    "build_s",
+    "peak_memory_mb",
+    "supply_phase_ms",
+)
+clock = time.process_time  # CPU seconds of this process
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+BOLTZMANN_AGENT_STEPS = 1_000_000  # budget of Boltzmann agent-steps per size (at least one step)
+REPEAT_AGENT_STEPS = 2_500_000  # repeat our model and the kernel until about this many agent-steps
+SUPPLY_PHASES = ("supply_phase", "cloud_phase", "lab_phase", "developer_phase", "clear_market", "settle_books")
+DEVELOPER_READERS = ("_adopter_wage_quantiles",)  # model methods that read the developer arrays
+
+
+def peak_memory_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def add_timer(owner: object, name: str, totals: dict[str, float], key: str) -> None:
+    """Replace ``owner.name`` (a bound method) by one that adds its wall seconds to ``totals[key]``.
+
+    Only the outermost of nested timed calls under the same key is counted.
+    """
+    method = getattr(owner, name)
+    depth = f"{key}:depth"
+    totals.setdefault(depth, 0)
+
+    def timed(*args, **kwargs):
+        totals[depth] += 1
+        start = clock()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            totals[depth] -= 1
+            if totals[depth] == 0:
+                totals[key] += clock() - start
+
+    setattr(owner, name, timed)
+
+
+def time_phases(model) -> dict[str, float]:
+    """Wrap the model's phases and the developer array methods with timers; returns the totals (s).
+
+    ``developer_phase`` includes ``decide`` and ``demand_by_lab``; both are developer array
+    work, as are ``pay`` and the per-lab sums in ``settle_books``.
+    """
+    from agentmarket.agents.developers import DeveloperPopulation
+
+    totals = {"phases": 0.0, "developers": 0.0}
+    for name in SUPPLY_PHASES:
+        add_timer(model, name, totals, "phases")
+    pop = model.developers
+    for name, value in vars(DeveloperPopulation).items():
+        if callable(value) and not name.startswith("__"):
+            add_timer(pop, name, totals, "developers")
+    for name in DEVELOPER_READERS:
+        if callable(getattr(model, name, None)):
+            add_timer(model, name, totals, "developers")
+    return totals
+
+
+def measure_model(n: int, months: int, seed: int, timed_phases: bool = False) -> dict[str, float]:
+    """Build and run the baseline model with ``n`` developer agents for ``months`` months.
+
+    Returns build seconds, run seconds, and with ``timed_phases`` the mean supply-side
+    milliseconds per month (timers add a few microseconds per call, so the run time is
+    taken from a run without them).
+    """
+    from agentmarket.model import MarketModel
+    from agentmarket.scenarios import load_scenario
+
+    params = load_scenario(
+        "baseline",
+        {"simulation.developer_agents": n, "simulation.months": months, "simulation.collect_data": True},
+    )
+    start = clock()
+    model = MarketModel(params, rng=seed)
+    build_s = clock() - start
+    totals = time_phases(model) if timed_phases else None
+    start = clock()
+    model.run(months)
+    run_s = clock() - start
+    out = {"build_s": build_s, "run_s": run_s, "adoption_share": float(model.adoption_share)}
+    if totals is not None:
+        out["supply_phase_ms"] = (totals["phases"] - totals["developers"]) / months * 1e3
+    return out
+
+
+def measure_boltzmann(n: int, steps: int, seed: int) -> float:
+    """Agent-steps per second of Mesa's bundled Boltzmann wealth model: ``n`` agents on a square
+    grid with one cell per agent, ``steps`` steps, data collection as bundled (construction not timed)."""
+    from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
+
+    side = math.ceil(math.sqrt(n))
+    model = BoltzmannWealth(BoltzmannScenario(n=n, width=side, height=side, rng=seed))
+    start = clock()
+    for _ in range(steps):
+        model.step()
+    return n * steps / (clock() - start)
+
+
+def make_kernel_population(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Developers for the bare kernel, drawn as the baseline scenario draws them, plus their network."""
+    from agentmarket.network import PeerNetwork
+    from agentmarket.params import NetworkKind
+    from agentmarket.scenarios import load_scenario
+
+    p = load_scenario("baseline", {"simulation.developer_agents": max(n, 1)})
+    d, net = p.developers, p.network
+    rng = np.random.default_rng(seed)
+    wage = np.exp(np.log(d.wage_median_usd_per_day) + d.wage_sigma * rng.standard_normal(n))
+    network = PeerNetwork(n, NetworkKind(net.kind), net.mean_degree, net.rewire_prob, rng)
+    return {
+        "wage_month": wage * p.market.workdays_per_month * (1.0 - d.review_overhead),
+        "affinity": rng.gamma(d.affinity_shape, 1.0 / d.affinity_shape, size=n),
+        "api": rng.random(n) < d.api_channel_share,
+        "network": network,
+        "params": p,
+    }
+
+
+def run_adoption_kernel(pop: dict, months: int, seed: int) -> np.ndarray:
+    """The developers' adoption rule alone, in bare numpy, for ``months`` months; returns the states.
+
+    Each month every non-adopter: takes the adopting share of its peers (one CSR mat-vec),
+    values each option (subscription: two labs x two plans; API: two labs, metered) and
+    picks the best after Gumbel noise, takes the return of that option (value / price),
+    passes it through the logistic ROI gate, adopts with the Bass hazard
+    gate x (p + q x peer share) against a uniform draw. The offer is fixed; adopters stay.
+    """
+    p = pop["params"]
+    a, d = p.adoption, p.developers
+    rng = np.random.default_rng(seed)
+    wage_month, affinity, api, network = pop["wage_month"], pop["affinity"], pop["api"], pop["network"]
+    n = wage_month.size
+    capability = np.array([0.12, 0.11])  # share of work each lab's agent can do (affinity 1)
+    plan_price = np.array([20.0, 100.0, 20.0, 200.0])  # USD/month: lab_a pro, max; lab_b pro, max
+    plan_cap = np.array([0.04, 0.2, 0.04, 0.3])
+    api_usd_per_work_share = d.compute_acc_per_work_share * np.array([1400.0, 1400.0])  # USD/month
+    adopted = np.zeros(n, dtype=bool)
+    for _ in range(months):
+        peers = network.peer_share(adopted)
+        for channel_api in (False, True):
+            idx = np.flatnonzero(~adopted & (api == channel_api))
+            aff, wm = affinity[idx], wage_month[idx]
+            if channel_api:
+                share = np.minimum(1.0, aff[None, :] * capability[:, None])
+                cost = share * api_usd_per_work_share[:, None]
+            else:
+                auto = np.minimum(1.0, aff[None, :] * np.repeat(capability, 2)[:, None])
+                share = np.minimum(auto, plan_cap[:, None])
+                cost = np.broadcast_to(plan_price[:, None], share.shape)
+            value = share * wm
+            u = rng.random((idx.size, share.shape[0]))
+            noise = np.log(-np.log(1.0 - u)).T  # minus a standard Gumbel draw
+            net = value - cost - d.choice_noise_usd * noise
+            best = np.zeros(idx.size, dtype=np.int64)
+            top = net[0].copy()
+            for j in range(1, net.shape[0]):
+                better = net[j] > top
+                best[better] = j
+                np.copyto(top, net[j], where=better)
+            cols = np.arange(idx.size)
+            roi = value[best, cols] / cost[best, cols]
+            z = np.clip((np.log(roi) - np.log(a.roi_threshold)) / a.roi_spread, -50.0, 50.0)
+            hazard = (a.innovation + a.imitation * peers[idx]) / (1.0 + np.exp(-z))
+            adopted[idx[rng.random(idx.size) < hazard]] = True
+    return adopted
+
+
+def measure_kernel(n: int, months: int, seed: int, repeats: int = 1) -> float:
+    """Agent-steps per second of :func:`run_adoption_kernel` (population drawn outside the timing)."""
+    pop = make_kernel_population(n, seed)
+
+    def seconds() -> float:
+        start = clock()
+        run_adoption_kernel(pop, months, seed)
+        return clock() - start
+
+    return n * months / best_of(repeats, seconds)
+
+
+def best_of(repeats: int, fn: Callable[[], float]) -> float:
+    """Smallest of ``repeats`` timings returned by ``fn`` (seconds): the least disturbed run."""
+    return min(fn() for _ in range(max(repeats, 1)))
+
+
+def measure_size(n: int, months: int, seed: int = 0) -> dict[str, float]:
+    """Every figure of the harness for one agent count, in this process (see the module docstring)."""
+    repeats = max(1, min(5, REPEAT_AGENT_STEPS // (n * months)))
+    first = measure_model(n, months, seed)
+    memory = peak_memory_mb()
+    run_s = min([first["run_s"]] + [measure_model(n, months, seed)["run_s"] for _ in range(repeats - 1)])
+    supply = measure_model(n, months, seed, timed_phases=True)["supply_phase_ms"]
+    gc.collect()
+    ours = n * months / run_s
+
+    kernel = measure_kernel(n, months, seed, repeats)
+    gc.collect()
+
+    steps = max(1, min(months, BOLTZMANN_AGENT_STEPS // n))
+    boltzmann = measure_boltzmann(n, steps, seed)
+    return {
+        "agents": n,
+        "months": months,
+        "agent_steps_per_s": ours,
+        "boltzmann_agent_steps_per_s": boltzmann,
+        "ratio_vs_boltzmann": ours / boltzmann,
+        "numpy_kernel_agent_steps_per_s": kernel,
+        "slowdown_vs_numpy_kernel": kernel / ours,
+        "build_s": first["build_s"],
+        "peak_memory_mb": memory,
+        "supply_phase_ms": supply,
+        "us_per_agent_step": 1e6 / ours,
+        "boltzmann_steps": steps,
+        "adoption_share": first["adoption_share"],
+    }
+
+
+def measure_in_subprocess(n: int, months: int, seed: int) -> dict[str, float]:
+    """:func:`measure_size` in a fresh interpreter, so peak memory is this size's own."""
+    code = f"import json, agentmarket.bench as b; print(json.dumps(b.measure_size({n}, {months}, {seed})))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        tail = " ".join(done.stderr.strip().splitlines()[-1:])
+        raise RuntimeError(f"benchmark at {n} agents failed: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_bench(sizes: list[int], months: int = 24, seed: int = 0, progress: Callable[[str], None] | None = None):
+    """Measure every size, each in its own process; returns one dict of figures per size."""
+    results = []
+    for n in sizes:
+        if progress is not None:
+            progress(f"{n:,} developer agents, {months} months")
+        results.append(measure_in_subprocess(n, months, seed))
+    return results
+
+
+def check_targets(results: list[dict]) -> list[tuple[str, bool | None, str]]:
+    """The performance targets, each as (target, met or None when not measured, the figures)."""
+    by_n = {r["agents"]: r for r in results}
+    out: list[tuple[str, bool | None, str]] = []
+    r = by_n.get(100_000)
+    out.append(
+        (
+            ">= 50x Boltzmann agent-steps/s at 100,000",
+            None if r is None else r["ratio_vs_boltzmann"] >= 50,
+            "" if r is None else f"{r['ratio_vs_boltzmann']:.0f}x",
+        )
+    )
+    r = by_n.get(1_000_000)
+    out.append(
+        (
+            "within 3x of the numpy kernel at 1,000,000",
+            None if r is None else r["slowdown_vs_numpy_kernel"] <= 3,
+            "" if r is None else f"{r['slowdown_vs_numpy_kernel']:.2f}x",
+        )
+    )
+    small, large = by_n.get(10_000), by_n.get(1_000_000)
+    growth = None if small is None or large is None else large["us_per_agent_step"] / small["us_per_agent_step"]
+    out.append(
+        (
+            "time per agent-step grows < 1.5x from 10,000 to 1,000,000",
+            None if growth is None else growth < 1.5,
+            "" if growth is None else f"{growth:.2f}x",
+        )
+    )
+    out.append(
+        (
+            "1,000,000 agents built and run within 8 GB",
+            None if large is None else large["peak_memory_mb"] < 8192,
+            "" if large is None else f"{large['peak_memory_mb']:.0f} MB",
+        )
+    )
+    worst = max(r["supply_phase_ms"] for r in results)
+    out.append(("supply-side phase < 2 ms per month at any size", worst < 2.0, f"at most {worst:.2f} ms"))
+    return out
+
+
+def json_line(results: list[dict], months: int, seed: int) -> str:
+    """The machine-readable summary: one line, figures keyed by agent count."""
+    sizes = {str(r["agents"]): {k: r[k] for k in KEYS} for r in results}
+    return json.dumps({"date": date.today().isoformat(), "months": months, "seed": seed, "sizes": sizes})
+
+
+def parse_sizes(text: str) -> list[int]:
+    """``"10000,100000"`` -> ``[10000, 100000]``; each size a positive whole number of agents."""
+    from agentmarket.errors import InputError
+
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"--sizes must be comma-separated whole numbers, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise InputError(f"--sizes must list at least one positive agent count, got {text!r}")
+    return sizes
+
+
+TABLE_COLUMNS = (
+    ("agents", "agents", "{:,.0f}"),
+    ("ours agent-steps/s", "agent_steps_per_s", "{:,.0f}"),
+    ("us/agent-step", "us_per_agent_step", "{:.3f}"),
+    ("Boltzmann agent-steps/s", "boltzmann_agent_steps_per_s", "{:,.0f}"),
+    ("x Boltzmann", "ratio_vs_boltzmann", "{:,.0f}"),
+    ("numpy kernel agent-steps/s", "numpy_kernel_agent_steps_per_s", "{:,.0f}"),
+    ("slowdown vs kernel", "slowdown_vs_numpy_kernel", "{:.2f}"),
+    ("build s", "build_s", "{:.2f}"),
+    ("peak MB", "peak_memory_mb", "{:,.0f}"),
+    ("supply ms/month", "supply_phase_ms", "{:.2f}"),
+)
+
+
+def table_rows(results: list[dict]) -> list[list[str]]:
+    """The figures of each size as strings, in the order of :data:`TABLE_COLUMNS`."""
+    return [[fmt.format(r[key]) for _title, key, fmt in TABLE_COLUMNS] for r in results]
