@@ -123,7 +123,10 @@ class MarketModel(mesa.Model):
             lab.update_capability()
         for supplier in self.suppliers:
             supplier.set_price()
+        open_capacity = sum(c.capacity for c in self.clouds if not c.owner)
         for cloud in self.clouds:
+            if not cloud.owner and open_capacity > 0:
+                cloud.requested = p.market.other_ai_demand_acc * cloud.capacity / open_capacity
             cloud.set_prices()
         self.datacollector = self._make_datacollector() if p.simulation.collect_data else None
 
@@ -138,25 +141,41 @@ class MarketModel(mesa.Model):
         return (self.month - self.params.start_index) / 12.0
 
     @property
+    def hardware_deflator(self) -> float:
+        """Cost, power and upstream inputs per H100-class unit relative to the first month (falls each year)."""
+        return (1.0 - self.params.hardware.price_performance_gain_per_year) ** self.years_elapsed
+
+    @property
+    def kw_per_acc(self) -> float:
+        """All-in power of one H100-class unit of compute this month, kW."""
+        return self.params.hardware.kw_per_acc * self.hardware_deflator
+
+    @property
     def compute_efficiency(self) -> float:
         """Compute per unit of agent work relative to the first month (falls each year)."""
         return (1.0 - self.params.capability.efficiency_gain_per_year) ** self.years_elapsed
 
-    def accelerator_cost_usd_per_month(self) -> float:
-        """Monthly cost of one accelerator in service from upstream prices, USD per accelerator-month.
-
-        The accelerator (logic, HBM and packaging at today's prices, times the vendor's
-        markup) is spread over its life; power and grid are paid each month.
-        """
-        hw = self.params.hardware
-        cost = {layer: [] for layer in Layer}
+    def _layer_costs(self) -> dict[Layer, float]:
+        cost: dict[Layer, list[float]] = {layer: [] for layer in Layer}
         for s in self.suppliers:
             cost[s.layer].append(s.cost_to_buyer_usd_per_acc_month)
-        mean = {layer: float(np.mean(v)) if v else 0.0 for layer, v in cost.items()}
-        chip = (hw.logic_cost_usd_per_acc / hw.lifetime_months + mean[Layer.MEMORY] + mean[Layer.PACKAGING]) * (
-            1.0 + hw.vendor_margin
-        )
-        return chip + mean[Layer.POWER] + mean[Layer.GRID]
+        return {layer: float(np.mean(v)) if v else 0.0 for layer, v in cost.items()}
+
+    def accelerator_price_usd(self) -> float:
+        """Price of one H100-class accelerator today: logic, HBM and packaging, times the vendor's markup (USD)."""
+        hw = self.params.hardware
+        c = self._layer_costs()
+        per_month = hw.logic_cost_usd_per_acc * self.hardware_deflator / hw.lifetime_months
+        per_month += c[Layer.MEMORY] + c[Layer.PACKAGING]
+        return per_month * hw.lifetime_months * (1.0 + hw.vendor_margin)
+
+    def accelerator_cost_usd_per_month(self) -> float:
+        """Monthly cost of one H100-class accelerator in service, USD: its price over its life, plus power and grid.
+
+        Prices are today's (replacement cost), so upstream price rises reach compute prices at once.
+        """
+        c = self._layer_costs()
+        return self.accelerator_price_usd() / self.params.hardware.lifetime_months + c[Layer.POWER] + c[Layer.GRID]
 
     @property
     def market_contract_price(self) -> float:

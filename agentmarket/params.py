@@ -35,8 +35,10 @@ def decaying_growth(years: float, first_year_growth: float, half_life_years: flo
     Used for the exogenous series (other AI workloads, revenue outside coding agents), so
     that they slow as they mature instead of compounding for ever.
     """
-    decay = math.log(2.0) / half_life_years
-    return math.exp(math.log1p(first_year_growth) * (1.0 - math.exp(-decay * years)) / decay)
+    if years <= 0:
+        return 1.0
+    decay = math.log(2.0) / half_life_years  # inf for a vanishing half-life: no growth at all
+    return math.exp(math.log1p(first_year_growth) * -math.expm1(-decay * years) / decay)
 
 
 def month_index(month: str) -> int:
@@ -125,6 +127,16 @@ class Developers(Schema):
     )
     review_overhead: float = P(
         0.3, "fraction", "share of the time an agent saves that goes back into reviewing its work", ge=0, lt=1
+    )
+    reliability_half_capability: float = P(
+        0.25,
+        "fraction",
+        "capability at which delegated work saves half the time it would, the rest going into fixing it (calibrated)",
+        gt=0,
+        le=1,
+    )
+    reliability_width: float = P(
+        0.04, "fraction", "how sharply reliability rises around that capability (logistic width)", gt=0, le=1
     )
     api_channel_share: float = P(
         0.55,
@@ -327,7 +339,11 @@ class Cloud(Schema):
     capex_usd_per_year: float = P(1e11, "USD/year", "capital budget for new places in the first year", ge=0, le=1e14)
     capex_growth_per_year: float = P(0.3, "1/year", "growth of the capital budget", ge=-0.9, le=10)
     capex_usd_per_acc: float = P(
-        45_000.0, "USD/accelerator", "building and fitting one place (29e9 USD/GW at 1.5 kW; Epoch AI)", gt=0, le=1e7
+        17_500.0,
+        "USD/accelerator",
+        "building, cooling and networking one place, besides the accelerator (Epoch AI: 29e9 USD/GW all-in at 1.5 kW, less the accelerator)",
+        gt=0,
+        le=1e7,
     )
     build_lead_months: int = P(12, "months", "from order to a place in service", ge=0, le=120)
     pipeline_growth_per_year: float = P(
@@ -394,7 +410,7 @@ class Supplier(Schema):
 
 class Hardware(Schema):
     kw_per_acc: float = P(
-        1.5, "kW", "all-in power of one accelerator in service (SemiAnalysis: 150 MW per 100k)", gt=0, le=100
+        1.5, "kW", "all-in power of one accelerator in service (SemiAnalysis: 150 MW per 100k)", ge=0.001, le=100
     )
     logic_cost_usd_per_acc: float = P(
         1500.0,
@@ -405,6 +421,13 @@ class Hardware(Schema):
     )
     vendor_margin: float = P(3.0, "1", "accelerator vendor's markup over its component cost", ge=0, le=100)
     lifetime_months: int = P(60, "months", "service life of an accelerator", ge=1, le=600)
+    price_performance_gain_per_year: float = P(
+        0.25,
+        "1/year",
+        "yearly fall in cost, power and packaging/memory use per H100-class unit of compute (Epoch AI: GPU price-performance doubles in about 2.5 years)",
+        ge=0,
+        lt=1,
+    )
     hours_per_month: float = P(730.0, "h/month", "hours in a month of service", gt=0, le=745)
 
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 
+FACILITY_LIFE_MONTHS = 120
+"""A place's cost is spread over ten years; the accelerator in it over its own lifetime."""
+
 SPOT_ADJUSTMENT = 0.35
 """Share of the gap (in log price) between the spot price and its target closed each month."""
 
@@ -80,6 +83,16 @@ class CloudAgent(mesa.Agent):
         return self.contract_price / self.model.params.hardware.hours_per_month
 
     @property
+    def place_cost(self) -> float:
+        """Building, cooling and networking for one H100-class unit this month, USD (falls with hardware)."""
+        return self.spec.capex_usd_per_acc * self.model.hardware_deflator
+
+    @property
+    def capex_per_acc(self) -> float:
+        """What one more unit in service costs the capital budget: its place and its accelerator (USD)."""
+        return self.place_cost + self.model.accelerator_price_usd()
+
+    @property
     def capex_budget_usd_per_month(self) -> float:
         years = (self.model.month - self.model.params.start_index) / 12.0
         return self.spec.capex_usd_per_year * (1.0 + self.spec.capex_growth_per_year) ** years / 12.0
@@ -96,7 +109,7 @@ class CloudAgent(mesa.Agent):
         contract starts (its booked share); spot prices that of last month's demand.
         """
         m = self.model
-        self.unit_cost_usd = m.accelerator_cost_usd_per_month() + self.spec.capex_usd_per_acc / 120.0
+        self.unit_cost_usd = m.accelerator_cost_usd_per_month() + self.place_cost / FACILITY_LIFE_MONTHS
         base = self.unit_cost_usd * (1.0 + (0.0 if self.owner else self.spec.margin))
         if self.owner:
             self.contract_price = self.spot_price = base
@@ -135,11 +148,11 @@ class CloudAgent(mesa.Agent):
         spot_growth = 1.0 + 0.05 * self.spec.build_lead_months
         target = self.booked.get(arrive, 0.0) / 0.9 + self.spot_demand_estimate * spot_growth
         if self.owner:
-            target = self.capacity + self.capex_budget_usd_per_month / self.spec.capex_usd_per_acc
+            target = self.capacity + self.capex_budget_usd_per_month / self.capex_per_acc
         want = max(0.0, target - self.expected_capacity(arrive))
-        afford = self.capex_budget_usd_per_month / self.spec.capex_usd_per_acc
+        afford = self.capex_budget_usd_per_month / self.capex_per_acc
         build = min(want, afford)
-        self.capex = build * self.spec.capex_usd_per_acc
+        self.capex = build * self.capex_per_acc
         if build > 0:
             self.pipeline.append((arrive, build))
 

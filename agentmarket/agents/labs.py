@@ -106,8 +106,12 @@ class LabAgent(mesa.Agent):
         if not stalled:
             years = (m.month - m.params.start_index) / 12.0
             self.training_compute += self.training_served * (1.0 + cap.algorithmic_gain_per_year) ** years
-        x = (self.training_compute / cap.half_compute_acc_months) ** cap.elasticity
-        base = cap.max_share * x / (1.0 + x)
+        # max * x / (1 + x) with x = (compute / half)^elasticity, in logs so that no power overflows
+        if self.training_compute > 0:
+            z = cap.elasticity * (math.log(self.training_compute) - math.log(cap.half_compute_acc_months))
+            base = cap.max_share / (1.0 + math.exp(-min(max(z, -700.0), 700.0)))
+        else:
+            base = 0.0
         step = cap.step_size if m.month >= month_index(cap.step_month) else 0.0
         self.capability = min(cap.max_share, (base + step) * self.spec.coding_focus)
 
@@ -284,7 +288,8 @@ class LabAgent(mesa.Agent):
         self.other_cost = (
             (s.other_cost_fixed_usd_per_month + s.other_cost_share_of_revenue * self.revenue) if self.active else 0.0
         )
-        self.gross_margin = (self.revenue - self.inference_cost) / self.revenue if self.revenue > 0 else 0.0
+        # below a cent of revenue the margin is undefined (and its ratio would overflow): reported as 0
+        self.gross_margin = (self.revenue - self.inference_cost) / self.revenue if self.revenue >= 0.01 else 0.0
         self.ebitda = self.revenue - self.inference_cost - self.training_cost - self.other_cost
         self.cash += self.ebitda
         self.revenue_history.append(self.revenue)

@@ -65,10 +65,12 @@ class SupplierAgent(mesa.Agent):
 
     @property
     def capacity(self) -> float:
-        """Usable capacity this month: installed, less any shock (acc/month or MW)."""
+        """Usable capacity this month, less any shock: H100-class units per month (memory,
+        packaging; each installed unit of output makes more of them as hardware improves) or MW."""
+        cap = self.installed_capacity
         if self._shock and self._shock[0] <= self.model.month < self._shock[1]:
-            return self.installed_capacity * (1.0 - self.spec.shock_capacity_loss)
-        return self.installed_capacity
+            cap *= 1.0 - self.spec.shock_capacity_loss
+        return cap / self.model.hardware_deflator if self.is_flow else cap
 
     @property
     def utilization(self) -> float:
@@ -85,13 +87,13 @@ class SupplierAgent(mesa.Agent):
         """Accelerators in service this supplier can support this month (the graph's capacity)."""
         if self.is_flow:
             return self.carried_acc + self.capacity
-        return self.capacity * 1000.0 / self.model.params.hardware.kw_per_acc
+        return self.capacity * 1000.0 / self.model.kw_per_acc
 
     def to_layer_units(self, acc: float) -> float:
         """Convert a fleet of accelerators into this layer's units (new acc/month, or MW)."""
         if self.is_flow:
             return max(0.0, acc - self.carried_acc)
-        return acc * self.model.params.hardware.kw_per_acc / 1000.0
+        return acc * self.model.kw_per_acc / 1000.0
 
     def receive_expansions(self) -> None:
         """Capacity ordered ``lead_months`` ago comes into service."""
@@ -111,13 +113,19 @@ class SupplierAgent(mesa.Agent):
             self.pipeline.append((self.model.month + self.spec.lead_months, step))
 
     def set_price(self) -> None:
-        """Price = base / (1 - market power) * (1 + premium * tightness of last month's demand)."""
+        """Move the price part of the way to base / (1 - market power) * (1 + premium * tightness).
+
+        Tightness is that of last month's demand over capacity, capped at 2 (demand 1.2 times
+        capacity); a concentrated maker's Lerner markup is its market power. Supply
+        contracts make prices sticky: each month closes ``PRICE_ADJUSTMENT`` of the log gap.
+        """
         markup = 1.0 / (1.0 - self.spec.market_power)
-        self.price = (
-            self.spec.base_price
-            * markup
-            * (1.0 + self.spec.tightness_premium * min(tightness(self.pressure, 0.8), 3.0))
-        )
+        scarcity = 1.0 + self.spec.tightness_premium * min(tightness(self.pressure, 0.8), 2.0)
+        target = self.spec.base_price * markup * scarcity
+        if self.price <= 0 or target <= 0:
+            self.price = target
+        else:
+            self.price *= (target / self.price) ** PRICE_ADJUSTMENT
 
     def step(self) -> None:
         self.receive_expansions()
@@ -136,10 +144,16 @@ class SupplierAgent(mesa.Agent):
 
     @property
     def cost_to_buyer_usd_per_acc_month(self) -> float:
-        """What this supplier adds to the monthly cost of one accelerator in service (USD)."""
-        hw = self.model.params.hardware
+        """What this supplier adds to the monthly cost of one H100-class unit in service (USD).
+
+        Memory and packaging prices are per unit of output at first-month technology, so a
+        unit of today's compute needs ``hardware_deflator`` of one; power and grid are paid
+        for the unit's power each month.
+        """
+        m = self.model
+        hw = m.params.hardware
         if self.layer is Layer.POWER:
-            return self.price * hw.kw_per_acc * hw.hours_per_month / 1000.0
+            return self.price * m.kw_per_acc * hw.hours_per_month / 1000.0
         if self.layer is Layer.GRID:
-            return self.price * hw.kw_per_acc
-        return self.price / hw.lifetime_months
+            return self.price * m.kw_per_acc
+        return self.price * m.hardware_deflator / hw.lifetime_months

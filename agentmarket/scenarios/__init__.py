@@ -165,7 +165,8 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         field = _field_at(err["loc"])
         if field is not None:
-            msg = f"must be in {describe_range(field)}"
+            allowed = describe_range(field)
+            msg = f"must be {'an' if allowed.startswith('integer') else 'a'} {allowed}"
     elif kind == "enum" and "expected" in ctx:
         msg = f"must be one of {ctx['expected']}"
     elif kind.startswith("value_error"):

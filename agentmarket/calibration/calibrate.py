@@ -1,0 +1,111 @@
+"""Fit the free parameters to the fact targets with optuna, over several seeds.
+
+The objective is :func:`~agentmarket.calibration.validate.calibration_loss`: each held
+target's error in units of its tolerance, squared and summed. The result is written as a
+scenario file that extends the scenario it started from and states the fitted values.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import tomli_w
+
+from agentmarket.calibration.validate import calibration_loss, run_seeds
+from agentmarket.errors import InputError
+from agentmarket.params import month_index
+from agentmarket.scenarios import load_scenario
+
+FREE_PARAMETERS_TOML = Path(__file__).parent / "free_parameters.toml"
+LAST_TARGET_MONTH = "2026-12"
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    key: str
+    low: float
+    high: float
+    log: bool
+
+
+def load_free_parameters(path: Path = FREE_PARAMETERS_TOML) -> list[FreeParameter]:
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)["parameters"]
+    return [FreeParameter(k, float(v["low"]), float(v["high"]), bool(v.get("log", False))) for k, v in raw.items()]
+
+
+def horizon_months(scenario: str) -> int:
+    """Months from the scenario's start to the last month a fact target names."""
+    start = load_scenario(scenario).simulation.start
+    return month_index(LAST_TARGET_MONTH) - month_index(start) + 1
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"a.b.c": 1} -> {"a": {"b": {"c": 1}}}."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def calibrate(
+    scenario: str = "baseline",
+    trials: int = 60,
+    seeds: int = 3,
+    developers: int = 2000,
+    workers: int = 1,
+    sampler_seed: int = 0,
+    show_progress_bar: bool = True,
+) -> tuple[dict[str, float], float]:
+    """Search the free parameters; return the best values and their loss."""
+    free = load_free_parameters()
+    months = horizon_months(scenario)
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {p.key: trial.suggest_float(p.key, p.low, p.high, log=p.log) for p in free}
+        overrides = {**values, "simulation.months": months, "simulation.developer_agents": developers}
+        params = load_scenario(scenario, overrides)
+        return calibration_loss(run_seeds(params, range(seeds), workers=workers))
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed))
+    start = load_scenario(scenario)
+    study.enqueue_trial({p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high})
+    study.optimize(objective, n_trials=trials, show_progress_bar=show_progress_bar)
+    return dict(study.best_params), float(study.best_value)
+
+
+def _current(params: Any, key: str) -> float:
+    node: Any = params
+    for part in key.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return float(node)
+
+
+def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: float, path: str | os.PathLike) -> Path:
+    """Write a scenario that extends ``scenario`` with the fitted values (atomically)."""
+    out = Path(path)
+    if out.suffix != ".toml":
+        raise InputError(f"--out {str(out)!r}: the scenario file must end in .toml")
+    doc = {
+        "extends": scenario,
+        "name": out.stem,
+        "description": f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
+        **nest({k: float(f"{v:.6g}") for k, v in values.items()}),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(doc, fh)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,180 @@
+"""The core market model's rules: money identities, capacity limits, determinism, emergence."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agentmarket import MarketModel, load_scenario
+from agentmarket.agents.developers import Developer, DeveloperState
+from agentmarket.output import pivot, tidy
+from agentmarket.params import Layer
+
+SMALL = {"simulation.developer_agents": 1500}
+
+
+def baseline(months: int = 48, **overrides):
+    return load_scenario("baseline", {**SMALL, "simulation.months": months, **overrides})
+
+
+def run_months(params, seed: int = 0):
+    """Step a model month by month, yielding it after each month for checks."""
+    model = MarketModel(params, rng=seed)
+    for _ in range(params.simulation.months):
+        model.step()
+        yield model
+
+
+@pytest.fixture(scope="module")
+def baseline_table() -> pd.DataFrame:
+    model = MarketModel(baseline(months=72), rng=3)
+    model.run()
+    return tidy(model)
+
+
+def test_developers_pay_exactly_what_labs_book_as_revenue_from_them_each_month():
+    for model in run_months(baseline(months=40)):
+        from_developers = sum(lab.subscription_revenue + lab.api_revenue for lab in model.labs)
+        assert from_developers == pytest.approx(model.developer_payments, rel=1e-9, abs=1e-3)
+
+
+def test_what_labs_pay_for_compute_is_what_clouds_earn_from_them_each_month():
+    for model in run_months(baseline(months=40)):
+        labs_paid = sum(lab.compute_paid for lab in model.labs)
+        clouds_earned = sum(c.revenue for c in model.clouds)
+        assert labs_paid + model.other_ai_paid == pytest.approx(clouds_earned, rel=1e-9, abs=1e-3)
+        assert labs_paid == pytest.approx(sum(lab.inference_cost + lab.training_cost for lab in model.labs), rel=1e-9)
+
+
+def test_compute_served_never_exceeds_capacity_at_any_layer_or_cloud():
+    tight = {"suppliers.hbm_maker_1.capacity": 2e4, "suppliers.grid.pipeline_growth_per_year": 0.0}
+    for model in run_months(baseline(months=40, **tight)):
+        for s in model.suppliers:
+            assert s.served <= s.capacity * (1 + 1e-9) + 1e-9, s.name
+        for c in model.clouds:
+            assert c.served <= c.capacity * (1 + 1e-9) + 1e-9, c.name
+        assert model.compute_served <= model.max_flow * (1 + 1e-9) + 1e-6
+
+
+def test_clearing_serves_what_the_maximum_flow_allows_in_the_baseline_graph():
+    """Pro-rata rationing loses nothing: in the baseline's layered graph it reaches the max flow."""
+    for model in run_months(baseline(months=40)):
+        assert model.compute_served == pytest.approx(model.max_flow, rel=1e-6)
+
+
+def test_the_same_seed_gives_an_identical_table_and_another_seed_differs():
+    params = baseline(months=24)
+    first = tidy(MarketModel(params, rng=11).run())
+    again = tidy(MarketModel(params, rng=11).run())
+    other = tidy(MarketModel(params, rng=12).run())
+    pd.testing.assert_frame_equal(first, again)
+    assert not np.allclose(first["value"].to_numpy(), other["value"].to_numpy())
+
+
+def test_every_required_metric_is_in_the_table_for_every_month(baseline_table):
+    required = {
+        "market": ["adoption_share", "agent_work_share"],
+        "lab_a": [
+            "revenue",
+            "inference_cost",
+            "inference_cost_planned",
+            "gross_margin",
+            "training_cost",
+            "cash",
+            "price",
+            "service_level",
+            "subscribers",
+        ],
+        "cloud_amazon_like": ["compute_price", "utilization", "capacity"],
+    }
+    required["lab_b"] = required["lab_a"]
+    for layer in Layer:
+        required[layer.value] = ["capacity", "demand", "utilization", "binding", "price"]
+    months = baseline_table["date"].nunique()
+    assert months == 72
+    for entity, metrics in required.items():
+        table = pivot(baseline_table, entity)
+        assert len(table) == months, entity
+        for metric in metrics:
+            assert table[metric].notna().all(), (entity, metric)
+
+
+def binding_months(params, seed: int = 0) -> dict[str, int]:
+    """Months each supply link (the four layers and the clouds' places) was on the minimum cut."""
+    t = tidy(MarketModel(params, rng=seed).run())
+    months = {layer.value: int(pivot(t, layer.value)["binding"].sum()) for layer in Layer}
+    months["clouds"] = int(pivot(t, "market")["cloud_binding"].sum())
+    return months
+
+
+def test_ten_times_the_memory_capacity_moves_the_binding_layer_elsewhere():
+    scarce_memory = {
+        f"suppliers.hbm_maker_{i}.{key}": value
+        for i, scale in ((1, 1.0), (2, 1.0), (3, 1.0))
+        for key, value in (("capacity", 1.5e4 * scale), ("expansion_per_year", 0.2), ("pipeline_growth_per_year", 0.1))
+    }
+    plenty = {k: (v * 10 if k.endswith(".capacity") else v) for k, v in scarce_memory.items()}
+    before = binding_months(baseline(months=48, **scarce_memory))
+    after = binding_months(baseline(months=48, **plenty))
+    assert before["memory"] >= 6
+    assert after["memory"] == 0
+    assert sum(n for link, n in after.items() if link != "memory") > 0
+
+
+def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tightens_rationing():
+    base = tidy(MarketModel(baseline(months=60), rng=5).run())
+    key = "developers.compute_acc_per_work_share"
+    doubled = load_scenario("baseline", {**SMALL, "simulation.months": 60})
+    doubled_value = getattr(doubled.developers, key.split(".")[1]) * 2
+    boom = tidy(MarketModel(baseline(months=60, **{key: doubled_value}), rng=5).run())
+    late = slice("2025-06-01", None)
+    m0, m1 = pivot(base, "market").loc[late], pivot(boom, "market").loc[late]
+    assert m1["compute_price"].mean() > m0["compute_price"].mean()
+    service0 = np.mean([pivot(base, lab)["service_level"].loc[late].mean() for lab in ("lab_a", "lab_b")])
+    service1 = np.mean([pivot(boom, lab)["service_level"].loc[late].mean() for lab in ("lab_a", "lab_b")])
+    price0 = np.mean([pivot(base, lab)["price"].loc[late].mean() for lab in ("lab_a", "lab_b")])
+    price1 = np.mean([pivot(boom, lab)["price"].loc[late].mean() for lab in ("lab_a", "lab_b")])
+    assert price1 > price0 or service1 < service0
+
+
+def test_removing_the_capability_step_flattens_adoption():
+    """Below the reliability midpoint agents barely pay; the step lifts capability past it."""
+    gated = {"capability.half_compute_acc_months": 3e9, "developers.reliability_half_capability": 0.25}
+
+    def adoption(step_size: float) -> pd.Series:
+        t = tidy(MarketModel(baseline(months=48, **gated, **{"capability.step_size": step_size}), rng=2).run())
+        return pivot(t, "market")["adoption_share"]
+
+    with_step, without = adoption(0.15), adoption(0.0)
+    step = pd.Timestamp(load_scenario("baseline").capability.step_month + "-01")
+    year_after = step + pd.DateOffset(months=12)
+    gain_with = with_step.loc[year_after] - with_step.loc[step - pd.DateOffset(months=1)]
+    gain_without = without.loc[year_after] - without.loc[step - pd.DateOffset(months=1)]
+    assert gain_without < 0.6 * gain_with
+    assert (with_step.loc[: step - pd.DateOffset(months=1)] == without.loc[: step - pd.DateOffset(months=1)]).all()
+
+
+def test_each_developer_is_a_mesa_agent_showing_its_own_row():
+    model = MarketModel(baseline(months=30), rng=4).run()
+    developers = model.agents_by_type[Developer]
+    assert len(developers) == model.params.simulation.developer_agents
+    adopters = [d for d in developers if d.state is DeveloperState.ADOPTER]
+    assert adopters
+    d = adopters[0]
+    assert d.lab in model.lab_names
+    assert d.wage_usd_per_day == model.developers.wage_usd_per_day[d.index]
+    assert all(isinstance(p, Developer) for p in d.peers)
+
+
+def test_a_finished_model_is_freed():
+    model = MarketModel(baseline(months=6), rng=1).run()
+    ref = weakref.ref(model)
+    table = tidy(model)
+    del model
+    gc.collect()
+    assert ref() is None
+    assert len(table) > 0
