@@ -192,7 +192,8 @@ class DeveloperPopulation:
 
         The arguments broadcast: one option per developer (all 1-d), or every option for
         every developer (options as a column, developers as a row). Value is the wage of
-        the time saved, net of review, times the service level the lab delivered.
+        the time saved, net of review and of fixing (reliability), times the service level
+        the lab delivered.
         """
         _lab, _plan, price = self.options(offer, channel)
         auto = np.minimum(1.0, self.affinity[idx] * offer.capability[lab])
@@ -204,8 +205,18 @@ class DeveloperPopulation:
         else:
             share = np.minimum(auto, offer.plan_cap.reshape(-1)[option])
             cost = np.broadcast_to(price[option], share.shape)
-        value = share * self._wage_month[idx] * service
+        value = share * self._wage_month[idx] * (service * self.reliability(offer)[lab])
         return share, value, cost
+
+    def reliability(self, offer: Offer) -> np.ndarray:
+        """Share of delegated work's time really saved, per lab: a logistic in capability.
+
+        Below ``reliability_half_capability`` most delegated work has to be fixed by hand
+        (agents "mostly unusable"); above it, most of it stands ("broadly competent").
+        """
+        d = self.params.developers
+        z = (offer.capability - d.reliability_half_capability) / d.reliability_width
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     def decide(self, offer: Offer, rng: np.random.Generator) -> None:
         """One month of churn, switching and adoption (see docs/model.md, Developers)."""
@@ -338,7 +349,8 @@ class DeveloperPopulation:
         self.paid_usd[api] = self.compute_acc[api] * service_level[lab] * offer.api_price_usd_per_acc[lab]
         held = self._held_all
         lab = self.lab[held]
-        self.value_usd[held] = self._wage_month[held] * self.work_share[held] * service_level[lab]
+        saved = service_level[lab] * self.reliability(offer)[lab]
+        self.value_usd[held] = self._wage_month[held] * self.work_share[held] * saved
 
     def revenue_by_lab(self, channel: Channel) -> np.ndarray:
         """USD/month paid to each lab through one channel (weighted)."""
