@@ -12,6 +12,7 @@ written to temporary names and moved into place only when both are complete.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -148,7 +149,8 @@ def iter_runs(scenarios: dict[str, Params], seeds: int, workers: int = 1) -> Ite
         for label, params, seed in jobs:
             yield label, seed, run_one(label, params, seed)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawned, not forked: the parent may hold threads (progress bars, plotting) that fork would copy mid-state
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {pool.submit(run_one, *job): job for job in jobs}
         for future in as_completed(futures):
             label, _params, seed = futures[future]
