@@ -419,9 +419,10 @@ class MarketModel(mesa.Model):
             lab.agent_work_share = float(work[j])
             lab.clients_over_100m = int(clients_over_100m[j])
         self._wage_quantiles = None
-        self.developer_payments = float(dev.paid_usd.sum() * dev.weight)
-        self.adopters = float(dev.adopted.sum() * dev.weight)
-        self.adoption_share = float(dev.adopted.mean())
+        self.developer_payments = float(dev.payments_usd())
+        adopters = dev.adopter_count()
+        self.adopters = float(adopters * dev.weight)
+        self.adoption_share = adopters / dev.n
         self.agent_work_share = float(work.sum())
         self._update_layer_stats()
 

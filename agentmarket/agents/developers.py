@@ -147,6 +147,14 @@ class DeveloperPopulation:
     def adopted(self) -> np.ndarray:
         return self.state == DeveloperState.ADOPTER
 
+    def adopter_count(self) -> int:
+        """Developer agents who hold a coding agent now."""
+        return int(np.count_nonzero(self.state == DeveloperState.ADOPTER))
+
+    def payments_usd(self) -> float:
+        """USD/month paid by all real developers this month (weighted)."""
+        return float(self.paid_usd.sum() * self.weight)
+
     def options(self, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each option's lab, plan and price (USD/month; inf if unavailable) for one channel.
 
