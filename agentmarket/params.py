@@ -88,7 +88,7 @@ class Simulation(Schema):
 
 class Market(Schema):
     developer_population: float = P(
-        30e6, "developers", "real professional developers in the world (Evans Data, SlashData: 27-47 M)", gt=0, le=1e9
+        30e6, "developers", "real professional developers in the world (Evans Data, SlashData: 27-47 M)", ge=1, le=1e9
     )
     workdays_per_month: float = P(21.7, "days/month", "paid working days in a month", gt=0, le=31)
     other_ai_demand_acc: float = P(
@@ -122,7 +122,7 @@ class Developers(Schema):
         2.0,
         "1",
         "gamma shape of how much of a developer's work suits agents (mean 1; larger is more alike)",
-        gt=0,
+        ge=0.01,
         le=1e6,
     )
     review_overhead: float = P(
