@@ -45,19 +45,23 @@ class Panel:
 
 KEY_PANELS: tuple[Panel, ...] = (
     Panel("market", "adoption_share", "Adoption", "share of developers"),
+    Panel("market", "subscription_price", "Subscription price (market)", "USD / month"),
+    Panel("lab_a", "price", "lab_a price (reference plan)", "USD / month"),
+    Panel("lab_b", "price", "lab_b price (reference plan)", "USD / month"),
     Panel("lab_a", "revenue", "lab_a revenue", "USD bn / month", 1e9),
     Panel("lab_b", "revenue", "lab_b revenue", "USD bn / month", 1e9),
-    Panel("market", "subscription_price", "Subscription price", "USD / month"),
     Panel("lab_a", "gross_margin", "lab_a gross margin", "fraction of revenue"),
     Panel("lab_b", "gross_margin", "lab_b gross margin", "fraction of revenue"),
     Panel("market", "compute_price", "Compute price (spot)", "USD / accelerator-hour"),
     Panel("market", "memory_price", "Memory price", "USD per accelerator's HBM"),
+    Panel("lab_b", "service_level", "lab_b service level", "share of demand served"),
+    Panel("grid", "capacity", "Grid capacity", "GW deliverable", 1e3),
     *(
         Panel(layer.value, "binding", f"{layer.value.capitalize()} binds", "share of seeds", statistic="mean")
         for layer in Layer
     ),
 )
-"""The key series of a comparison, in the order they are drawn (three rows of four)."""
+"""The key series of a comparison, in the order they are drawn (four rows of four)."""
 
 GROSS_MARGIN_FLOOR = -1.0
 """Lowest gross margin drawn: a lab with almost no revenue has a margin far below -100%."""
@@ -194,15 +198,15 @@ def plot_comparison(summary: pd.DataFrame, path: str | os.PathLike, title: str =
     import matplotlib.pyplot as plt
 
     labels = list(dict.fromkeys(summary["scenario"]))
-    colors = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
-    fig, axes = plt.subplots(3, 4, figsize=(20, 12), sharex=True, layout="constrained")
+    styles = scenario_styles(labels)
+    fig, axes = plt.subplots(4, 4, figsize=(20, 15), sharex=True, layout="constrained")
     for ax, panel in zip(axes.flat, KEY_PANELS, strict=False):
-        draw_panel(ax, summary, panel, labels, colors)
+        draw_panel(ax, summary, panel, labels, styles)
         ax.xaxis.set_major_locator(mdates.YearLocator(2 if summary["date"].nunique() > 72 else 1))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     for ax in axes.flat[len(KEY_PANELS) :]:
         ax.set_visible(False)
-    handles = [plt.Line2D([], [], color=colors(i), lw=2.5) for i in range(len(labels))]
+    handles = [plt.Line2D([], [], color=style["color"], lw=2.5) for style in styles.values()]
     seeds = int(summary["seeds"].max()) if len(summary) else 0
     note = (
         title or f"median over {seeds} seeds with 5-95% band; binding panels: share of seeds in which the layer binds"
@@ -217,24 +221,37 @@ def plot_comparison(summary: pd.DataFrame, path: str | os.PathLike, title: str =
         title=note,
         title_fontsize=11,
     )
-    fig.savefig(path, dpi=90, format="png")
+    fig.savefig(path, dpi=80, format="png")
     plt.close(fig)
     return Path(path)
 
 
-def draw_panel(ax, summary: pd.DataFrame, panel: Panel, labels: list[str], colors: Callable) -> None:
+def scenario_styles(labels: list[str]) -> dict[str, dict]:
+    """Line styles by scenario: the first (the reference, usually the baseline) thin, black and on
+    top, so that it stays visible where another scenario follows it exactly; the others in colour."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")
+    styles = {labels[0]: {"color": "black", "lw": 1.3, "zorder": 10}} if labels else {}
+    for i, label in enumerate(labels[1:]):
+        styles[label] = {"color": cmap(i), "lw": 2.4, "zorder": 5}
+    return styles
+
+
+def draw_panel(ax, summary: pd.DataFrame, panel: Panel, labels: list[str], styles: dict[str, dict]) -> None:
     """One panel: each scenario's median (or mean) line, with its 5-95% band for medians."""
     rows = summary[(summary["entity"] == panel.entity) & (summary["metric"] == panel.metric)]
-    for i, label in enumerate(labels):
+    for label in labels:
         sub = rows[rows["scenario"] == label]
         if sub.empty:
             continue
         dates = pd.to_datetime(sub["date"])
         if panel.statistic == "mean":
-            ax.plot(dates, sub["mean"], color=colors(i), lw=1.8, drawstyle="steps-mid")
+            ax.plot(dates, sub["mean"], drawstyle="steps-mid", **styles[label])
             continue
-        ax.fill_between(dates, sub["p05"] / panel.scale, sub["p95"] / panel.scale, color=colors(i), alpha=0.18, lw=0)
-        ax.plot(dates, sub["median"] / panel.scale, color=colors(i), lw=1.8)
+        band = styles[label]["color"]
+        ax.fill_between(dates, sub["p05"] / panel.scale, sub["p95"] / panel.scale, color=band, alpha=0.15, lw=0)
+        ax.plot(dates, sub["median"] / panel.scale, **styles[label])
     ax.set_title(panel.title, fontsize=12)
     ax.set_ylabel(panel.unit, fontsize=10)
     ax.grid(alpha=0.3)
