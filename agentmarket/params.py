@@ -428,7 +428,7 @@ class Hardware(Schema):
         ge=0,
         lt=1,
     )
-    hours_per_month: float = P(730.0, "h/month", "hours in a month of service", gt=0, le=745)
+    hours_per_month: float = P(730.0, "h/month", "hours in a month of service", ge=1, le=745)
 
 
 class Params(Schema):
