@@ -264,3 +264,17 @@ def test_manifest_survives_a_line_cut_short(tmp_path: Path, scenario: str) -> No
     assert lines[1]["error"] == "ValueError: boom" and lines[1]["file"] == ""
     assert not any(p.name.endswith(".tmp") for p in (out / "runs").iterdir())
     assert math.isfinite(first["runtime_s"])
+
+
+def test_model_level_rows_equal_the_tidy_table_cut(scenario: str) -> None:
+    from agentmarket.experiments.runner import cut_tidy, model_level_rows
+    from agentmarket.model import MarketModel
+    from agentmarket.output import tidy
+    from agentmarket.scenarios import load_scenario
+
+    model = MarketModel(load_scenario(scenario, ["simulation.months=8", "simulation.developer_agents=200"]), rng=5)
+    model.run()
+    params = model.params
+    metrics = tuple(select_metrics(["market.*", "memory.price", "grid.*"], params))
+    pd.testing.assert_frame_equal(model_level_rows(model, metrics), cut_tidy(tidy(model), metrics))
+    assert model_level_rows(model, (("lab_a", "revenue"),)) is None
