@@ -280,6 +280,21 @@ def bench(
     print(b.json_line(results, months, seed), flush=True)
 
 
+def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
+    """Click's exception ``name``, and the same class of the copy of click that typer vendors, if any."""
+    classes = [getattr(click.exceptions, name)]
+    try:
+        from typer._click import exceptions as vendored
+    except ImportError:
+        vendored = None
+    if vendored is not None and hasattr(vendored, name):
+        classes.append(getattr(vendored, name))
+    return tuple(classes)
+
+
+NO_ARGS_IS_HELP, USAGE_ERROR, ABORT, EXIT = map(_click_exceptions, ("NoArgsIsHelpError", "UsageError", "Abort", "Exit"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every error into one line and an exit status."""
     args = sys.argv[1:] if argv is None else argv
@@ -291,17 +306,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"agentmarket: error: {exc}", file=sys.stderr)
         return 2
-    except click.exceptions.NoArgsIsHelpError:
+    except NO_ARGS_IS_HELP:
         return 0
-    except click.UsageError as exc:
+    except USAGE_ERROR as exc:
         if debug:
             raise
         print(f"agentmarket: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         return 2
-    except click.exceptions.Abort:
+    except ABORT:
         print("agentmarket: aborted", file=sys.stderr)
         return 130
-    except click.exceptions.Exit as exc:
+    except EXIT as exc:
         return exc.exit_code
     except KeyboardInterrupt:
         print("agentmarket: interrupted", file=sys.stderr)
