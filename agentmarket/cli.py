@@ -280,6 +280,91 @@ def bench(
     print(b.json_line(results, months, seed), flush=True)
 
 
+@app.command()
+def validate(
+    scenario: ScenarioOpt = "baseline",
+    seeds: Annotated[int, typer.Option(help="seeds to run (0..N-1)", min=1)] = 10,
+    developers: Annotated[int | None, typer.Option(help="developer agents (default: the scenario's)")] = None,
+    workers: Annotated[int, typer.Option(help="processes to run seeds in", min=1)] = 2,
+) -> None:
+    """Compare the scenario with the public figures over seeds; exit 1 if a fact is missed."""
+    from agentmarket.calibration.validate import run_seeds, validation_table
+
+    params = _params(scenario, None, None, developers)
+    with console.status(f"running {params.name} over {seeds} seeds"):
+        table = validation_table(run_seeds(params, range(seeds), workers=workers))
+    out = Table(title=f"{params.name} against public figures ({seeds} seeds)")
+    for col in ("id", "kind", "target", "unit", "model mean", "5-95%", "tolerance", "status"):
+        out.add_column(col, overflow="fold")
+    for r in table.to_dict("records"):
+        band = f"{_fmt(r['p05'])} .. {_fmt(r['p95'])}" if r["p05"] == r["p05"] else "-"
+        tol = r["tolerance"]
+        tol = f"{tol:.0%}" if tol is not None and tol == tol else "-"
+        out.add_row(r["id"], r["kind"], r["target"], r["unit"], _fmt(r["model mean"]), band, tol, r["status"])
+    Console(width=max(console.width, 140)).print(out)
+    missed = table.loc[table["status"] == "miss", "id"].tolist()
+    passed = int((table["status"] == "pass").sum())
+    print(f"{passed} passed, {len(missed)} missed" + (f": {', '.join(missed)}" if missed else ""))
+    if missed:
+        raise typer.Exit(1)
+
+
+def _fmt(v: float) -> str:
+    if v != v:
+        return "-"
+    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
+
+
+@app.command()
+def calibrate(
+    scenario: ScenarioOpt = "baseline",
+    trials: Annotated[int, typer.Option(help="optimiser trials", min=1)] = 200,
+    seeds: Annotated[int, typer.Option(help="seeds per trial", min=1)] = 3,
+    developers: Annotated[int, typer.Option(help="developer agents per run", min=1)] = 2000,
+    workers: Annotated[int, typer.Option(help="processes per trial", min=1)] = 1,
+    out: Annotated[Path, typer.Option(help="scenario file to write (.toml)")] = Path("calibrated.toml"),
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+) -> None:
+    """Fit the free parameters to the fact targets and write the result as a scenario file."""
+    from agentmarket.calibration.calibrate import calibrate as fit
+    from agentmarket.calibration.calibrate import write_calibrated_scenario
+
+    if out.suffix != ".toml":
+        raise InputError(f"--out {str(out)!r}: the scenario file must end in .toml")
+    if out.exists() and not overwrite:
+        raise InputError(f"--out {str(out)!r} already exists; pass --overwrite to replace it")
+    _params(scenario, None)
+    best, loss = fit(scenario, trials=trials, seeds=seeds, developers=developers, workers=workers)
+    write_calibrated_scenario(scenario, best, loss, out)
+    for key, value in best.items():
+        print(f"{key} = {value:.6g}")
+    print(f"loss {loss:.4g}; wrote {out}")
+
+
+@app.command()
+def convergence(
+    scenario: ScenarioOpt = "baseline",
+    sizes: Annotated[str, typer.Option(help="developer-agent counts, comma-separated")] = "2000,10000,50000",
+    seeds: Annotated[int, typer.Option(help="seeds per count", min=2)] = 5,
+    months: Annotated[int, typer.Option(help="months to simulate", min=1)] = 48,
+    out: Annotated[Path, typer.Option(help="figure to write (.png)")] = Path("runs/convergence.png"),
+) -> None:
+    """Market outputs at several agent counts: do they agree within their seed-to-seed spread?"""
+    from agentmarket.calibration.convergence import agreement, convergence_table, plot_convergence
+
+    try:
+        counts = tuple(int(x) for x in sizes.split(","))
+    except ValueError:
+        raise InputError(f"--sizes {sizes!r}: expected whole numbers separated by commas, e.g. 2000,10000") from None
+    if any(n < 1 for n in counts):
+        raise InputError(f"--sizes {sizes!r}: every agent count must be at least 1")
+    _params(scenario, None)
+    table = convergence_table(counts, seeds, scenario, months, workers=2)
+    plot_convergence(table, out)
+    print(agreement(table).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"wrote {out}")
+
+
 def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
     """Click's exception ``name``, and the same class of the copy of click that typer vendors, if any."""
     classes = [getattr(click.exceptions, name)]
@@ -300,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="agentmarket", standalone_mode=False)
+        rc = app(args=args, prog_name="agentmarket", standalone_mode=False)
     except InputError as exc:
         if debug:
             raise
@@ -328,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             f"agentmarket: error: the run failed: {type(exc).__name__}: {' '.join(str(exc).split())}", file=sys.stderr
         )
         return 1
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":
