@@ -477,6 +477,12 @@ class Params(Schema):
         for layer in Layer:
             if not any(s.layer == layer for s in self.suppliers.values()):
                 raise ValueError(f"suppliers: no supplier in layer {layer.value!r}; every layer needs one")
+        cycle = _upstream_cycle(self.suppliers)
+        if cycle:
+            raise ValueError(
+                f"suppliers: the upstream lists form a cycle ({' <- '.join(cycle)}); "
+                "a supplier may not feed, directly or through others, a supplier it depends on"
+            )
         if not any(not c.owner for c in self.clouds.values()) and any(not lab.clouds for lab in self.labs.values()):
             raise ValueError("clouds: at least one cloud without an owner is needed")
         return self
@@ -489,6 +495,37 @@ class Params(Schema):
     def developer_weight(self) -> float:
         """Real developers that one developer agent stands for."""
         return self.market.developer_population / self.simulation.developer_agents
+
+
+def _upstream_cycle(suppliers: dict[str, Supplier]) -> list[str]:
+    """A cycle of suppliers feeding each other, or [] (empty ``upstream``: the whole previous layer)."""
+    layers = list(Layer)
+    feeders = {
+        name: sup.upstream
+        or [
+            n
+            for n, s in suppliers.items()
+            if layers.index(sup.layer) > 0 and s.layer == layers[layers.index(sup.layer) - 1]
+        ]
+        for name, sup in suppliers.items()
+    }
+    done: set[str] = set()
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        if name in done:
+            return []
+        for feeder in feeders[name]:
+            if cycle := visit(feeder, [*path, name]):
+                return cycle
+        done.add(name)
+        return []
+
+    for name in suppliers:
+        if cycle := visit(name, []):
+            return cycle
+    return []
 
 
 def default_suppliers() -> dict[str, Supplier]:
