@@ -119,6 +119,7 @@ def measure_model(n: int, months: int, seed: int, timed_phases: bool = False) ->
         "baseline",
         {"simulation.developer_agents": n, "simulation.months": months, "simulation.collect_data": True},
     )
+    gc.collect()  # a model is freed by the cycle collector: free earlier ones now, not inside the timing
     start = clock()
     model = MarketModel(params, rng=seed)
     build_s = clock() - start
@@ -238,9 +239,9 @@ def measure_size(n: int, months: int, seed: int = 0) -> dict[str, float]:
     memory = peak_memory_mb()
     run_s = min([first["run_s"]] + [measure_model(n, months, seed)["run_s"] for _ in range(repeats - 1)])
     supply = measure_model(n, months, seed, timed_phases=True)["supply_phase_ms"]
-    gc.collect()
     ours = n * months / run_s
 
+    gc.collect()
     kernel = measure_kernel(n, months, seed, repeats)
     gc.collect()
 
