@@ -223,10 +223,7 @@ def independent_min_cut(model: MarketModel, capacity: dict[str, float], requests
         h = nx.DiGraph()
         for v, data in g.nodes(data=True):
             if data["kind"] in ("supplier", "cloud"):
-                if cut_nodes is None:
-                    cap = capacity[v]
-                else:
-                    cap = 0.0 if v in cut_nodes else math.inf
+                cap = capacity[v] if cut_nodes is None else (0.0 if v in cut_nodes else math.inf)
                 h.add_edge(("in", v), ("out", v), capacity=max(cap, 0.0))
                 for u in g.predecessors(v):
                     h.add_edge(SOURCE if u == SOURCE else ("out", u), ("in", v))
@@ -249,7 +246,6 @@ def independent_min_cut(model: MarketModel, capacity: dict[str, float], requests
 
 def check_month(model: MarketModel, spy: ClearingSpy, before: dict[str, dict[str, Any]]) -> None:
     """Every invariant of one simulated month."""
-    p = model.params
     capacity, requests, result = spy.months[-1]
 
     # prices, capacities and flows are never negative, and never NaN or infinite
@@ -322,7 +318,9 @@ def check_month(model: MarketModel, spy: ClearingSpy, before: dict[str, dict[str
         if lab.cash < 0:
             assert lab.state is not LabState.ACTIVE, f"{lab.name} has negative cash but is still active"
         if prev["state"] is not LabState.ACTIVE:
-            assert lab.training_demand == 0.0 and lab.training_cost == 0.0, f"{lab.name} trains while {prev['state'].value}"
+            assert lab.training_demand == 0.0 and lab.training_cost == 0.0, (
+                f"{lab.name} trains while {prev['state'].value}"
+            )
         if prev["state"] is LabState.EXITED:
             assert lab.demand == 0.0 and lab.subscribers == 0.0 and lab.funding == 0.0, lab.name
             assert lab.subscription_revenue == 0.0 and lab.api_revenue == 0.0, lab.name
@@ -330,7 +328,7 @@ def check_month(model: MarketModel, spy: ClearingSpy, before: dict[str, dict[str
     # the binding flags name exactly the capacitated nodes of a minimum cut
     value, cut_capacity = independent_min_cut(model, capacity, requests)
     assert close(model.max_flow, value), (model.max_flow, value)
-    bound = {n for n in result.binding_nodes}
+    bound = set(result.binding_nodes)
     suppliers_bound = {s.name for s in model.suppliers if s.binding}
     clouds_bound = {c.name for c in model.clouds if c.name in bound}
     assert suppliers_bound == bound - clouds_bound

@@ -1,0 +1,335 @@
+"""Every bad input ends in one line on stderr naming what is wrong and what is allowed.
+
+Bad input exits with status 2, a run that failed after it began with status 1; neither
+shows a traceback unless ``--debug`` comes before the command, and neither leaves a file
+behind. Most cases call :func:`agentmarket.cli.main` in this process; a few run the
+installed ``agentmarket`` command as a subprocess, as a user would.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agentmarket.cli import app, main
+from agentmarket.errors import InputError
+
+EXE = Path(sys.executable).with_name("agentmarket")
+SHORT = ["--months", "1", "--developers", "20"]
+
+
+def cli(capsys, *args: str) -> tuple[int, str]:
+    """Run the command line in this process: exit status and stderr."""
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def one_line(err: str) -> str:
+    """The single error line, checked to be one line without a traceback."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert "Traceback" not in err
+    assert lines[0].startswith("agentmarket: error: ")
+    return lines[0]
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ----- the scenario and its parameters ----------------------------------------------------------
+def test_unknown_key_in_set_names_the_keys_allowed(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "adoption.imitatoin=0.4", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2
+    assert "unknown key 'adoption.imitatoin'" in line and "imitation" in line and "innovation" in line
+    assert files_in(cwd) == []
+
+
+def test_unknown_key_in_a_scenario_file(capsys, cwd):
+    write(cwd / "s.toml", 'extends = "baseline"\n[adoption]\nimitatoin = 0.4\n')
+    code, err = cli(capsys, "run", "--scenario", "s.toml", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "unknown key 'adoption.imitatoin'" in line
+    assert files_in(cwd) == ["s.toml"]
+
+
+def test_unknown_table_at_the_top_level(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "adoptoin.imitation=0.4", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "unknown key 'adoptoin'" in line and "adoption" in line
+    assert files_in(cwd) == []
+
+
+def test_unknown_entity_names_the_entities_there_are(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "labs.lab_z.target_gross_margin=0.6", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "labs.lab_z" in line and "lab_a" in line
+    assert files_in(cwd) == []
+
+
+def test_wrong_type_in_set(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "adoption.imitation=lots", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "adoption.imitation" in line and "'lots'" in line and "number" in line
+    assert files_in(cwd) == []
+
+
+def test_wrong_type_in_a_scenario_file(capsys, cwd):
+    write(cwd / "s.toml", 'extends = "baseline"\n[simulation]\nmonths = "many"\n')
+    code, err = cli(capsys, "run", "--scenario", "s.toml", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "simulation.months" in line and "'many'" in line and "integer" in line
+    assert files_in(cwd) == ["s.toml"]
+
+
+def test_wrong_type_of_an_enum(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "labs.lab_a.pricing_policy=haggle", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "pricing_policy" in line
+    assert all(choice in line for choice in ("hold", "cost_plus", "adaptive", "undercut"))
+
+
+def test_value_out_of_range_names_the_range(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "adoption.imitation=7", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "adoption.imitation" in line and "[0, 5]" in line and "7" in line
+    assert files_in(cwd) == []
+
+
+def test_months_out_of_range_from_its_own_option(capsys, cwd):
+    code, err = cli(capsys, "run", "--months", "0", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "simulation.months" in line and "[1, 1200]" in line
+    assert files_in(cwd) == []
+
+
+def test_a_negative_seed_is_a_usage_error(capsys, cwd):
+    code, err = cli(capsys, "run", "--seed", "-1", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "--seed" in line
+    assert files_in(cwd) == []
+
+
+def test_a_set_without_equals_sign(capsys, cwd):
+    code, err = cli(capsys, "run", "--set", "adoption.imitation", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "KEY=VALUE" in line
+
+
+def test_a_cycle_in_the_suppliers_upstream_lists(capsys, cwd):
+    code, err = cli(
+        capsys,
+        "run",
+        "--set",
+        'suppliers.cowos.upstream=["grid"]',
+        *SHORT,
+        "--out",
+        "r.csv",
+    )
+    line = one_line(err)
+    assert code == 2 and "cycle" in line and "upstream" in line
+    assert files_in(cwd) == []
+
+
+def test_malformed_toml(capsys, cwd):
+    write(cwd / "s.toml", "[simulation\nmonths = 3\n")
+    code, err = cli(capsys, "run", "--scenario", "s.toml", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "'s.toml' is not valid TOML" in line and "line 1" in line
+    assert files_in(cwd) == ["s.toml"]
+
+
+def test_a_scenario_file_that_is_not_text(capsys, cwd):
+    (cwd / "s.toml").write_bytes(b"\xff\xfe\x00name = 1")
+    code, err = cli(capsys, "run", "--scenario", "s.toml", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "cannot be read" in line
+
+
+def test_missing_scenario_file(capsys, cwd):
+    code, err = cli(capsys, "run", "--scenario", "nowhere/s.toml", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "'nowhere/s.toml' does not exist" in line and "baseline" in line
+    assert files_in(cwd) == []
+
+
+def test_unknown_bundled_scenario_lists_the_bundled_ones(capsys, cwd):
+    code, err = cli(capsys, "run", "--scenario", "basline", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "unknown scenario 'basline'" in line and "baseline" in line
+
+
+def test_extends_a_file_that_is_missing(capsys, cwd):
+    write(cwd / "s.toml", 'extends = "parent.toml"\n')
+    code, err = cli(capsys, "run", "--scenario", "s.toml", "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "parent.toml" in line and "does not exist" in line
+
+
+def test_params_command_answers_bad_input_the_same_way(capsys, cwd):
+    code, err = cli(capsys, "params", "--set", "market.developer_population=0")
+    line = one_line(err)
+    assert code == 2 and "market.developer_population" in line and "[1, 1e+09]" in line
+
+
+# ----- where the results go ---------------------------------------------------------------------
+def test_unwritable_output_folder(capsys, cwd):
+    write(cwd / "file", "not a folder")
+    code, err = cli(capsys, "run", *SHORT, "--out", "file/r.parquet")
+    line = one_line(err)
+    assert code == 2 and "cannot be written" in line
+    assert files_in(cwd) == ["file"]
+
+
+def test_output_with_an_unknown_suffix(capsys, cwd):
+    code, err = cli(capsys, "run", *SHORT, "--out", "r.xlsx")
+    line = one_line(err)
+    assert code == 2 and ".parquet or .csv" in line
+    assert files_in(cwd) == []
+
+
+def test_existing_output_is_refused_and_kept(capsys, cwd):
+    write(cwd / "r.csv", "precious\n")
+    code, err = cli(capsys, "run", *SHORT, "--out", "r.csv")
+    line = one_line(err)
+    assert code == 2 and "already exists" in line and "--overwrite" in line
+    assert (cwd / "r.csv").read_text() == "precious\n"
+    assert files_in(cwd) == ["r.csv"]
+
+
+def test_existing_output_is_replaced_with_overwrite(capsys, cwd):
+    write(cwd / "r.csv", "precious\n")
+    code, _ = cli(capsys, "run", *SHORT, "--out", "r.csv", "--overwrite")
+    assert code == 0
+    table = pd.read_csv(cwd / "r.csv")
+    assert list(table.columns) == ["date", "entity", "metric", "value"] and len(table) > 0
+    assert files_in(cwd) == ["r.csv"]
+
+
+def test_a_run_without_out_writes_a_new_file_each_time(cwd):
+    """The README's main job can be run twice: each run writes its own file under runs/."""
+    env = {**os.environ, "COLUMNS": "120"}
+    for _ in range(2):
+        done = subprocess.run([str(EXE), "run", *SHORT], cwd=cwd, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.strip() == ""
+    written = sorted((cwd / "runs").glob("baseline-*.parquet"))
+    assert len(written) == 2
+    for path in written:
+        assert len(pd.read_parquet(path)) > 0
+    assert files_in(cwd) == sorted(f"runs/{p.name}" for p in written)
+
+
+def test_a_run_that_fails_after_it_began_exits_1_and_leaves_nothing(capsys, cwd, monkeypatch):
+    """A failure while the table is being written: status 1, one line, no partial or temporary file."""
+
+    def broken_writer(self, path, *args, **kwargs):
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", broken_writer)
+    code, err = cli(capsys, "run", *SHORT, "--out", "out/r.parquet")
+    line = one_line(err)
+    assert code == 1 and "the run failed" in line and "disk full" in line
+    assert files_in(cwd) == []
+
+
+def test_a_model_that_fails_mid_run_exits_1(capsys, cwd, monkeypatch):
+    import agentmarket.model
+
+    def broken_step(self):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(agentmarket.model.MarketModel, "step", broken_step)
+    code, err = cli(capsys, "run", *SHORT, "--out", "r.parquet")
+    line = one_line(err)
+    assert code == 1 and "ZeroDivisionError" in line
+    assert files_in(cwd) == []
+
+
+# ----- tracebacks only on request ---------------------------------------------------------------
+def test_the_installed_command_answers_in_one_line_and_status_2(tmp_path):
+    done = subprocess.run(
+        [str(EXE), "run", "--set", "adoption.imitation=7", *SHORT, "--out", "r.csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert one_line(done.stderr) == "agentmarket: error: " + done.stderr.strip().removeprefix("agentmarket: error: ")
+    assert "adoption.imitation" in done.stderr
+    assert files_in(tmp_path) == []
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = subprocess.run(
+        [str(EXE), "--debug", "run", "--set", "adoption.imitation=7", *SHORT, "--out", "r.csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr and "InputError" in done.stderr
+    assert files_in(tmp_path) == []
+
+
+def test_debug_in_process_raises_the_error_itself(cwd):
+    with pytest.raises(InputError, match=r"adoption\.imitation"):
+        main(["--debug", "run", "--set", "adoption.imitation=7", *SHORT, "--out", "r.csv"])
+
+
+# ----- sweeps -----------------------------------------------------------------------------------
+def has_command(name: str) -> bool:
+    import typer.main
+
+    return name in typer.main.get_command(app).commands  # type: ignore[attr-defined]
+
+
+needs_sweep = pytest.mark.skipif(not has_command("sweep"), reason="the sweep command is not in this build yet")
+
+SWEEP_HEAD = (
+    'scenario = "baseline"\nmonths = 1\nset = { "simulation.developer_agents" = 20 }\n[design]\nkind = "grid"\n'
+)
+
+
+@needs_sweep
+def test_a_sweep_with_an_empty_design(capsys, cwd):
+    write(cwd / "spec.toml", SWEEP_HEAD + '[parameters."adoption.imitation"]\nvalues = []\n')
+    code, err = cli(capsys, "sweep", "spec.toml", "--out", "out")
+    line = one_line(err)
+    assert code == 2 and "adoption.imitation" in line and "values must not be empty" in line
+    assert files_in(cwd) == ["spec.toml"] and not (cwd / "out").exists()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_sweep
+def test_a_scheduler_that_does_not_answer(capsys, cwd):
+    write(cwd / "spec.toml", SWEEP_HEAD + '[parameters."adoption.imitation"]\nvalues = [0.1, 0.2]\n')
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    code, err = cli(capsys, "sweep", "spec.toml", "--out", "out", "--scheduler", address)
+    line = one_line(err)
+    assert code == 2 and address in line and "did not answer" in line
+    assert files_in(cwd) == ["spec.toml"]
