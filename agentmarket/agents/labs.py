@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 DISTRESS_MONTHS_TO_EXIT = 6
+PRICE_INDEX_LOG_FLOOR = 1e-9
+"""Smallest price index whose logarithm the adaptive pricing policy takes."""
 
 
 class LabState(Enum):
@@ -161,9 +163,13 @@ class LabAgent(mesa.Agent):
         if policy is PricingPolicy.COST_PLUS:
             step = s.target_gross_margin - max(self.gross_margin, -1.0)
         else:
-            step = s.scarcity_response * (1.0 - self.service_level) - s.list_price_pull * math.log(self.price_index)
+            # logs of the price index are taken at no less than PRICE_INDEX_LOG_FLOOR, so that a
+            # free lab (index 0, allowed by min/max_price_index) or a free rival is no math error
+            own = math.log(max(self.price_index, PRICE_INDEX_LOG_FLOOR))
+            step = s.scarcity_response * (1.0 - self.service_level) - s.list_price_pull * own
             if rivals:
-                step += s.rival_response * math.log(np.mean([r.price_index for r in rivals]) / self.price_index)
+                rival = max(float(np.mean([r.price_index for r in rivals])), PRICE_INDEX_LOG_FLOOR)
+                step += s.rival_response * (math.log(rival) - own)
         step = float(np.clip(step, -s.price_adjust_per_month, s.price_adjust_per_month))
         self.price_index = float(np.clip(self.price_index * math.exp(step), s.min_price_index, s.max_price_index))
 
