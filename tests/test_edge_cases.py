@@ -11,13 +11,12 @@ import math
 
 import numpy as np
 import pytest
+from test_properties import run_checked
 
 from agentmarket.agents.labs import DISTRESS_MONTHS_TO_EXIT, LabState
 from agentmarket.output import pivot, tidy
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import load_scenario
-
-from test_properties import run_checked  # noqa: E402  (tests/ is on the path under pytest)
 
 
 def scenario(*sets: str, months: int = 12, developers: int = 200) -> Params:
