@@ -329,13 +329,17 @@ class MarketModel(mesa.Model):
                 if k.start <= self.month < k.end:
                     booked[k.cloud, j] += k.acc
                     contract_value[k.cloud, j] += k.acc * k.price_usd_per_acc_month
+            own = np.zeros(n_c, dtype=bool)
             for i, c in enumerate(self.clouds):
                 if c.owner == lab.name:
+                    own[i] = True
                     booked[i, j] += c.capacity
                     contract_value[i, j] += c.capacity * c.contract_price
-            total = booked[:, j].sum()
-            contract_req[:, j] = booked[:, j] * (min(1.0, lab.demand / total) if total > 0 else 0.0)
-            shortfall = max(0.0, lab.demand - total)
+            on_own = min(lab.demand, booked[own, j].sum())
+            contract_req[own, j] = booked[own, j] * (on_own / booked[own, j].sum() if on_own > 0 else 0.0)
+            rest, others = lab.demand - on_own, booked[~own, j].sum()
+            contract_req[~own, j] = booked[~own, j] * (min(1.0, rest / others) if others > 0 else 0.0)
+            shortfall = max(0.0, lab.demand - booked[:, j].sum())
             reference = lab.contract_price_now
             self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
         other = self.params.market

@@ -360,6 +360,16 @@ class Cloud(Schema):
     utilization_knee: float = P(0.8, "fraction", "utilisation above which the spot price rises", ge=0, lt=1)
     upstream: list[str] = P([], "names", "suppliers feeding the cloud (empty: every grid supplier)")
     owner: str = P("", "lab name or empty", "a lab that owns this fleet and alone buys from it, at cost")
+    capex_start_month: str = P(
+        "", "YYYY-MM or empty", "first month the capital budget is spent (empty: from the start)"
+    )
+
+    @field_validator("capex_start_month")
+    @classmethod
+    def _capex_start_is_month(cls, v: str) -> str:
+        if v and not re.match(MONTH_PATTERN, v):
+            raise ValueError("must be a month YYYY-MM or empty")
+        return v
 
 
 class Supplier(Schema):

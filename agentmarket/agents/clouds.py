@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from agentmarket.agents.suppliers import initial_pipeline, tightness
-from agentmarket.params import Cloud
+from agentmarket.params import Cloud, month_index
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 FACILITY_LIFE_MONTHS = 120
 """A place's cost is spread over ten years; the accelerator in it over its own lifetime."""
+
+FORECAST_SMOOTHING = 0.5
+"""Weight of the newest month in a cloud's demand forecast."""
+
+BUILD_HEADROOM = 0.3
+"""Places built beyond forecast demand: demand grows and part of it is priced out when scarce."""
 
 SPOT_ADJUSTMENT = 0.35
 """Share of the gap (in log price) between the spot price and its target closed each month."""
@@ -66,6 +72,8 @@ class CloudAgent(mesa.Agent):
         self.revenue = 0.0
         self.capex = 0.0
         self.spot_demand_estimate = 0.0
+        self.forecast_level = 0.0
+        self.forecast_trend = 0.0
 
     @property
     def utilization(self) -> float:
@@ -94,6 +102,9 @@ class CloudAgent(mesa.Agent):
 
     @property
     def capex_budget_usd_per_month(self) -> float:
+        """Capital budget this month (USD); a lab's own fleet spends all of it on places and accelerators."""
+        if self.spec.capex_start_month and self.model.month < month_index(self.spec.capex_start_month):
+            return 0.0
         years = (self.model.month - self.model.params.start_index) / 12.0
         return self.spec.capex_usd_per_year * (1.0 + self.spec.capex_growth_per_year) ** years / 12.0
 
@@ -141,17 +152,31 @@ class CloudAgent(mesa.Agent):
         for t in range(start, start + months):
             self.booked[t] += acc
 
+    def update_forecast(self) -> None:
+        """Holt's linear smoothing of the compute asked of this cloud (accelerators)."""
+        if self.forecast_level == 0.0:
+            self.forecast_level = self.requested
+            return
+        prev = self.forecast_level
+        self.forecast_level = FORECAST_SMOOTHING * self.requested + (1 - FORECAST_SMOOTHING) * (
+            prev + self.forecast_trend
+        )
+        self.forecast_trend = (
+            FORECAST_SMOOTHING * (self.forecast_level - prev) + (1 - FORECAST_SMOOTHING) * self.forecast_trend
+        )
+
     def order_capacity(self) -> None:
-        """Build towards bookings plus expected spot demand, within the capital budget."""
+        """Spend the capital budget while utilisation is above the knee; below it, build only
+        towards the larger of bookings and forecast demand at the lead time."""
         m = self.model
         arrive = m.month + self.spec.build_lead_months
-        spot_growth = 1.0 + 0.05 * self.spec.build_lead_months
-        target = self.booked.get(arrive, 0.0) / 0.9 + self.spot_demand_estimate * spot_growth
-        if self.owner:
-            target = self.capacity + self.capex_budget_usd_per_month / self.capex_per_acc
+        self.update_forecast()
+        forecast = max(0.0, self.forecast_level + self.spec.build_lead_months * self.forecast_trend)
+        target = max(self.booked.get(arrive, 0.0) / 0.9, forecast * (1.0 + BUILD_HEADROOM))
         want = max(0.0, target - self.expected_capacity(arrive))
         afford = self.capex_budget_usd_per_month / self.capex_per_acc
-        build = min(want, afford)
+        busy = self.utilization >= self.spec.utilization_knee
+        build = afford if self.owner or busy else min(want, afford)
         self.capex = build * self.capex_per_acc
         if build > 0:
             self.pipeline.append((arrive, build))

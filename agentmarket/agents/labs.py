@@ -248,9 +248,9 @@ class LabAgent(mesa.Agent):
         total = self.forecast(lead)
         inference_share = self.inference_demand / self.demand if self.demand > 0 else 1.0
         self.planned_inference[start] = total * inference_share
-        self.sign_contracts(
-            start, self.spec.contract_months, total * (1.0 + self.spec.booking_buffer) - self.contracted(start)
-        )
+        own = sum(c.expected_capacity(start) for c in m.clouds if c.owner == self.name)
+        need = total * (1.0 + self.spec.booking_buffer) - self.contracted(start) - own
+        self.sign_contracts(start, self.spec.contract_months, need)
 
     def sign_contracts(self, start: int, months: int, need: float) -> None:
         """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""

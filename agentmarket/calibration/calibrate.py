@@ -66,6 +66,7 @@ def calibrate(
     workers: int = 1,
     sampler_seed: int = 0,
     show_progress_bar: bool = True,
+    storage: str | None = None,
 ) -> tuple[dict[str, float], float]:
     """Search the free parameters; return the best values and their loss."""
     free = load_free_parameters()
@@ -78,7 +79,9 @@ def calibrate(
         return calibration_loss(run_seeds(params, range(seeds), workers=workers))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed))
+    study = optuna.create_study(
+        direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed), storage=storage
+    )
     start = load_scenario(scenario)
     study.enqueue_trial({p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high})
     study.optimize(objective, n_trials=trials, show_progress_bar=show_progress_bar)

@@ -1,0 +1,26 @@
+"""The weight per developer agent is a safe knob: market outputs agree across agent counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentmarket.calibration.convergence import OUTPUTS, agreement, convergence_table
+
+
+@pytest.mark.slow
+def test_market_outputs_at_2k_10k_and_50k_agents_agree_within_their_seed_to_seed_spread():
+    table = convergence_table(sizes=(2000, 10000, 50000), seeds=4, months=48, workers=1)
+    result = agreement(table)
+    assert set(result["output"]) == set(OUTPUTS)
+    assert (result["sd"] > 0).any()
+    worst = result.loc[result["gap_in_sd"].abs().idxmax()]
+    assert result["gap_in_sd"].abs().max() <= 2.0, worst.to_dict()
+
+
+def test_agreement_flags_outputs_that_differ_by_more_than_their_spread():
+    """The measure can fail: shifting one count's outputs by several spreads is caught."""
+    table = convergence_table(sizes=(500, 1000), seeds=3, months=12, workers=1)
+    name = next(iter(OUTPUTS))
+    spread = table[name].std(ddof=1) or 1.0
+    table.loc[table["agents"] == 500, name] += 10 * spread
+    assert agreement(table).query("output == @name and agents == 500")["gap_in_sd"].abs().item() > 2.0
