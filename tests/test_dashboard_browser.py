@@ -66,7 +66,7 @@ class Tab:
         self.page.on("pageerror", self._on_page_error)
         self.page.route("**/*", self.requests.route)
         self.page.goto(url)
-        self.page.wait_for_selector(".am-chart-adoption svg", timeout=30_000)
+        self.page.wait_for_selector(".am-chart-adoption [data-draws]", state="attached", timeout=30_000)
 
     def _on_console(self, message) -> None:
         if message.type == "error":
@@ -129,8 +129,8 @@ class Tab:
 
 def test_page_loads_offline_without_console_errors(server, context):
     tab = Tab(context, server.url)
-    tab.page.wait_for_selector(".am-chart-supply svg")
-    tab.page.wait_for_selector(".am-chart-network svg")
+    tab.page.wait_for_selector(".am-chart-supply [data-draws]", state="attached")
+    tab.page.wait_for_selector(".am-chart-network [data-draws]", state="attached")
     tab.shot("dashboard-loaded.png")
     assert tab.requests.blocked == [], "the page asked for files outside 127.0.0.1"
     assert tab.requests.local, "no request was recorded"

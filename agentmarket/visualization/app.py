@@ -7,6 +7,7 @@ for the browser tests.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from functools import partial
@@ -30,6 +31,7 @@ from agentmarket.visualization.state import (
     scenario_names,
     validate,
 )
+from agentmarket.visualization.widgets import VegaView
 
 PLAY_PAUSE_S = 0.12  # pause between months while playing, so the browser can draw each one
 
@@ -38,7 +40,7 @@ CSS = """
 .am-figure .am-value { font-size: 1.3em; font-weight: 600; }
 .am-figure .am-label { font-size: 0.8em; color: #666; }
 .am-control-error { color: #b00020; font-size: 0.8em; margin-top: -6px; margin-bottom: 6px; }
-.am-chart { min-height: 120px; }
+.am-chart { min-width: 470px; min-height: 240px; }
 .am-title { font-size: 1.5em; font-weight: 500; }
 .am-controls { padding-left: 12px; }
 """
@@ -106,11 +108,18 @@ def KeyFigures(run: Run, pinned: PinnedRun | None, tick: int):
         solara.Text(text, classes=["am-pinned-figures"])
 
 
+def encode(spec: dict[str, Any]) -> tuple[str, str]:
+    """A chart's fixed part and its month-by-month rows, as compact JSON text."""
+    frame, datasets = charts.split_datasets(spec)
+    return json.dumps(frame, separators=(",", ":")), json.dumps(datasets, separators=(",", ":"))
+
+
 @solara.component
-def Chart(spec: dict[str, Any], hook: str):
-    """A Vega-Lite chart in a card, with a stable class for tests."""
+def Chart(encoded: tuple[str, str], hook: str):
+    """A Vega-Lite chart (from :func:`encode`), with a stable class for tests."""
+    frame, datasets = encoded
     with solara.Div(classes=["am-chart", f"am-chart-{hook}"]):
-        solara.widgets.VegaLite.element(spec=spec)
+        VegaView.element(spec=frame, datasets=datasets)
 
 
 @solara.component
@@ -127,13 +136,13 @@ def Charts(run: Run, pinned: PinnedRun | None, tick: int):
     network = solara.use_memo(lay_out_network, [run])
     history = run.history
     with solara.Row(style={"flex-wrap": "wrap"}, gap="16px"):
-        Chart(charts.adoption_chart(history, pinned), "adoption")
-        Chart(charts.revenue_chart(history, pinned), "revenue")
-        Chart(charts.margin_chart(history, pinned), "margin")
-        Chart(charts.prices_chart(history, pinned), "prices")
-        Chart(charts.utilisation_chart(history, pinned), "utilisation")
-        Chart(charts.network_chart(run.model, network), "network")
-        Chart(charts.supply_graph_chart(run.model, supply_pos), "supply")
+        Chart(encode(charts.adoption_chart(history, pinned)), "adoption")
+        Chart(encode(charts.revenue_chart(history, pinned)), "revenue")
+        Chart(encode(charts.margin_chart(history, pinned)), "margin")
+        Chart(encode(charts.prices_chart(history, pinned)), "prices")
+        Chart(encode(charts.utilisation_chart(history, pinned)), "utilisation")
+        Chart(encode(charts.network_chart(run.model, network)), "network")
+        Chart(encode(charts.supply_graph_chart(run.model, supply_pos)), "supply")
 
 
 @solara.component
@@ -260,65 +269,84 @@ def Page():
         else:
             errors.set(others)
 
-    current = run.value
     solara.Style(CSS)
     solara.Title("agentmarket dashboard")
     with solara.Columns([1, 3], classes=["am-dashboard"]):
-        with solara.Column(classes=["am-controls"]):
-            solara.Text("agentmarket", classes=["am-title"])
-            solara.Select(
-                "Scenario",
-                values=scenario_names(),
-                value=scenario.value,
-                on_value=pick_scenario,
-                classes=["am-scenario"],
+        ControlsPanel(scenario, values, seed, errors, run, pick_scenario, set_value, set_seed)
+        RunPanel(
+            run,
+            tick,
+            playing,
+            step_error,
+            pinned,
+            {"reset": reset, "step": step_once, "play": toggle_play, "pin": pin_run, "unpin": unpin},
+        )
+
+
+@solara.component
+def ControlsPanel(scenario, values, seed, errors, run, on_scenario, on_value, on_seed):
+    """Scenario picker and levers; re-drawn when they or the run change, not every month."""
+    messages = errors.value
+    with solara.Column(classes=["am-controls"]):
+        solara.Text("agentmarket", classes=["am-title"])
+        solara.Select(
+            "Scenario", values=scenario_names(), value=scenario.value, on_value=on_scenario, classes=["am-scenario"]
+        )
+        if messages.get("scenario"):
+            solara.Text(messages["scenario"], classes=["am-control-error", "am-error-scenario"])
+        for control in controls_for(run.value.model.params):
+            ControlInput(
+                control,
+                values.value.get(control.id),
+                messages.get(control.id, ""),
+                on_value=partial(on_value, control.id),
             )
-            if errors.value.get("scenario"):
-                solara.Text(errors.value["scenario"], classes=["am-control-error", "am-error-scenario"])
-            for control in controls_for(current.model.params):
-                ControlInput(
-                    control,
-                    values.value.get(control.id),
-                    errors.value.get(control.id, ""),
-                    on_value=partial(set_value, control.id),
-                )
-            solara.InputInt("Seed", value=seed.value, on_value=set_seed, classes=["am-control-seed"])
-            if errors.value.get("seed"):
-                solara.Text(errors.value["seed"], classes=["am-control-error", "am-error-seed"])
-            if errors.value.get(""):
-                solara.Text(errors.value[""], classes=["am-control-error", "am-error-general"])
-            solara.Text("Changed values take effect on Reset.", classes=["am-label"])
-        with solara.Column(classes=["am-main"]):
-            with solara.Row(classes=["am-buttons"]):
-                solara.Button("Reset", on_click=reset, classes=["am-reset"], outlined=True)
-                solara.Button("Step", on_click=step_once, classes=["am-step"], disabled=current.finished)
-                solara.Button(
-                    "Pause" if playing.value else "Play",
-                    on_click=toggle_play,
-                    classes=["am-play"],
-                    color="primary",
-                    disabled=current.finished and not playing.value,
-                )
-                solara.Button("Pin this run", on_click=pin_run, classes=["am-pin"])
-                solara.Button(
-                    "Unpin",
-                    on_click=unpin,
-                    classes=["am-unpin"],
-                    disabled=pinned.value is None,
-                )
-                with solara.Div(classes=["am-download"]):
-                    solara.FileDownload(
-                        partial(csv_of, current),
-                        filename=f"{current.scenario}-seed{current.seed}.csv",
-                        label="Download CSV",
-                        mime_type="text/csv",
-                    )
-            solara.Text(
-                f"Run: {current.label}, {current.model.params.simulation.developer_agents:,} developer agents"
-                + ("; playing" if playing.value else ""),
-                classes=["am-run-label"],
+        solara.InputInt("Seed", value=seed.value, on_value=on_seed, classes=["am-control-seed"])
+        if messages.get("seed"):
+            solara.Text(messages["seed"], classes=["am-control-error", "am-error-seed"])
+        if messages.get(""):
+            solara.Text(messages[""], classes=["am-control-error", "am-error-general"])
+        solara.Text("Changed values take effect on Reset.", classes=["am-label"])
+
+
+@solara.component
+def RunPanel(run, tick, playing, step_error, pinned, actions: dict):
+    """Buttons, key figures and charts of the live run; the part re-drawn every month."""
+    current = run.value
+    month = tick.value
+    is_playing = playing.value
+
+    def csv_getter():
+        """The same callable for the whole run, so the download button is not rebuilt every month."""
+        return partial(csv_of, current)
+
+    csv_data = solara.use_memo(csv_getter, [current])
+    with solara.Column(classes=["am-main"]):
+        with solara.Row(classes=["am-buttons"]):
+            solara.Button("Reset", on_click=actions["reset"], classes=["am-reset"], outlined=True)
+            solara.Button("Step", on_click=actions["step"], classes=["am-step"], disabled=current.finished)
+            solara.Button(
+                "Pause" if is_playing else "Play",
+                on_click=actions["play"],
+                classes=["am-play"],
+                color="primary",
+                disabled=current.finished and not is_playing,
             )
-            if step_error.value:
-                solara.Error(step_error.value, classes=["am-step-error"])
-            KeyFigures(current, pinned.value, tick.value)
-            Charts(current, pinned.value, tick.value)
+            solara.Button("Pin this run", on_click=actions["pin"], classes=["am-pin"])
+            solara.Button("Unpin", on_click=actions["unpin"], classes=["am-unpin"], disabled=pinned.value is None)
+            with solara.Div(classes=["am-download"]):
+                solara.FileDownload(
+                    csv_data,
+                    filename=f"{current.scenario}-seed{current.seed}.csv",
+                    label="Download CSV",
+                    mime_type="text/csv",
+                )
+        solara.Text(
+            f"Run: {current.label}, {current.model.params.simulation.developer_agents:,} developer agents"
+            + ("; playing" if is_playing else ""),
+            classes=["am-run-label"],
+        )
+        if step_error.value:
+            solara.Error(step_error.value, classes=["am-step-error"])
+        KeyFigures(current, pinned.value, month)
+        Charts(current, pinned.value, month)

@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-READY_SELECTOR = ".am-chart-adoption svg"
+READY_SELECTOR = ".am-chart-adoption [data-draws]"
 
 
 def free_port() -> int:
@@ -124,7 +124,7 @@ def open_dashboard(context, url: str, requests: RequestLog, timeout_ms: float = 
     page = context.new_page()
     page.route("**/*", requests.route)
     page.goto(url)
-    page.wait_for_selector(READY_SELECTOR, timeout=timeout_ms)
+    page.wait_for_selector(READY_SELECTOR, state="attached", timeout=timeout_ms)
     return page
 
 

@@ -4,6 +4,10 @@ Specs are built directly (not through Altair) because they are rebuilt every mon
 model plays: a dict of a few hundred rows costs well under a millisecond, and the browser
 draws it with vega-embed from the local asset cache.
 
+Data that changes from month to month is a named inline data source
+(``{"name": ..., "values": ...}``); :func:`split_datasets` moves those rows out so the browser
+keeps the compiled chart and only swaps rows. Data fixed for a run stays inline.
+
 Shares are drawn as percentages, revenue in million USD per month, prices in the units of
 :func:`agentmarket.visualization.state.snapshot`.
 """
@@ -42,7 +46,7 @@ def _base(title: str, data: list[dict[str, Any]], height: int = HEIGHT) -> dict[
         "title": title,
         "width": WIDTH,
         "height": height,
-        "data": {"values": data},
+        "data": {"name": "table", "values": data},
         "config": {"view": {"stroke": None}},
     }
 
@@ -133,7 +137,7 @@ def prices_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, An
     return {
         "$schema": SCHEMA,
         "title": "Prices",
-        "data": {"values": rows},
+        "data": {"name": "table", "values": rows},
         "facet": {
             "row": {
                 "field": "series",
@@ -308,7 +312,7 @@ def supply_graph_chart(model: Any, pos: dict[str, tuple[float, float]]) -> dict[
         "config": {"view": {"stroke": None}},
         "layer": [
             {
-                "data": {"values": edges},
+                "data": {"name": "edges", "values": edges},
                 "mark": {"type": "rule"},
                 "encoding": {
                     "x": x,
@@ -331,13 +335,13 @@ def supply_graph_chart(model: Any, pos: dict[str, tuple[float, float]]) -> dict[
                 },
             },
             {
-                "data": {"values": edges},
+                "data": {"name": "edges", "values": edges},
                 "transform": [{"filter": "datum.binding > 0"}],
                 "mark": {"type": "rule", "color": BINDING_COLOUR, "strokeWidth": 4, "strokeDash": [6, 3]},
                 "encoding": {"x": x, "y": y, "x2": {"field": "x2"}, "y2": {"field": "y2"}},
             },
             {
-                "data": {"values": nodes},
+                "data": {"name": "nodes", "values": nodes},
                 "mark": {"type": "circle", "size": 260, "opacity": 1, "strokeWidth": 3},
                 "encoding": {
                     "x": x,
@@ -351,7 +355,7 @@ def supply_graph_chart(model: Any, pos: dict[str, tuple[float, float]]) -> dict[
                 },
             },
             {
-                "data": {"values": nodes},
+                "data": {"name": "nodes", "values": nodes},
                 "mark": {"type": "text", "dy": -14, "fontSize": 10},
                 "encoding": {"x": x, "y": y, "text": {"field": "id"}},
             },
@@ -391,7 +395,8 @@ def network_layout(model: Any, size: int = 200) -> dict[str, Any]:
     g.add_nodes_from(members.tolist())
     g.add_edges_from(links)
     pos = nx.spring_layout(g, seed=0, iterations=40)
-    return {"members": members, "links": links, "pos": {int(k): (float(x), float(y)) for k, (x, y) in pos.items()}}
+    rounded = {int(k): (round(float(x), 3), round(float(y), 3)) for k, (x, y) in pos.items()}
+    return {"members": members, "links": links, "pos": rounded}
 
 
 def developer_status(model: Any, members: np.ndarray) -> list[str]:
@@ -427,7 +432,7 @@ def network_chart(model: Any, layout: dict[str, Any]) -> dict[str, Any]:
                 "encoding": {"x": x, "y": y, "x2": {"field": "x2"}, "y2": {"field": "y2"}},
             },
             {
-                "data": {"values": nodes},
+                "data": {"name": "nodes", "values": nodes},
                 "mark": {"type": "circle", "size": 45, "opacity": 0.95},
                 "encoding": {
                     "x": x,
@@ -442,3 +447,27 @@ def network_chart(model: Any, layout: dict[str, Any]) -> dict[str, Any]:
             },
         ],
     }
+
+
+def split_datasets(spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The spec with named data sources emptied, and their rows by name.
+
+    The first form stays equal from month to month, so only the rows travel to the browser.
+    """
+    datasets: dict[str, list[dict[str, Any]]] = {}
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            data = node.get("data")
+            out = {k: strip(v) for k, v in node.items() if k != "data"}
+            if isinstance(data, dict) and "name" in data and "values" in data:
+                datasets[data["name"]] = data["values"]
+                out["data"] = {"name": data["name"]}
+            elif data is not None:
+                out["data"] = data
+            return out
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    return strip(spec), datasets

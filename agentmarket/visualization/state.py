@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from agentmarket.errors import InputError
@@ -129,9 +130,14 @@ def controls_for(params: Params) -> list[Control]:
     return [c for c in (*BASE_CONTROLS, *prices) if c.keys(params)]
 
 
+@cache
+def _bundled_names() -> tuple[str, ...]:
+    return tuple(name for name, _ in list_scenarios())
+
+
 def scenario_names() -> list[str]:
-    """Bundled scenario names for the picker."""
-    return [name for name, _ in list_scenarios()]
+    """Bundled scenario names for the picker (read from disk once per process)."""
+    return list(_bundled_names())
 
 
 def scenario_defaults(scenario: str) -> dict[str, Any]:
