@@ -111,26 +111,34 @@ def binding_months(params, seed: int = 0) -> dict[str, int]:
     return months
 
 
-def test_ten_times_the_memory_capacity_moves_the_binding_layer_elsewhere():
-    scarce_memory = {
-        f"suppliers.hbm_maker_{i}.{key}": value
-        for i, scale in ((1, 1.0), (2, 1.0), (3, 1.0))
-        for key, value in (("capacity", 1.5e4 * scale), ("expansion_per_year", 0.2), ("pipeline_growth_per_year", 0.1))
+def memory_capacity(factor: float) -> dict[str, float]:
+    """Every memory maker's output scaled by ``factor`` (and its installed base, if smaller)."""
+    base = load_scenario("baseline")
+    makers = {n: s for n, s in base.suppliers.items() if s.layer is Layer.MEMORY}
+    out = {f"suppliers.{n}.capacity": s.capacity * factor for n, s in makers.items()}
+    out |= {
+        f"suppliers.{n}.initial_in_service_acc": s.initial_in_service_acc * min(factor, 1.0) for n, s in makers.items()
     }
-    plenty = {k: (v * 10 if k.endswith(".capacity") else v) for k, v in scarce_memory.items()}
-    before = binding_months(baseline(months=48, **scarce_memory))
-    after = binding_months(baseline(months=48, **plenty))
-    assert before["memory"] >= 6
+    return out
+
+
+def test_ten_times_the_memory_capacity_moves_the_binding_layer_elsewhere():
+    before = binding_months(baseline(months=48, **memory_capacity(0.25)))
+    after = binding_months(baseline(months=48, **memory_capacity(2.5)))
+    assert before["memory"] >= 24
     assert after["memory"] == 0
     assert sum(n for link, n in after.items() if link != "memory") > 0
 
 
 def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tightens_rationing():
+    """Twice the buyers at every price: twice the developers and twice the other AI workloads."""
     base = tidy(MarketModel(baseline(months=60), rng=5).run())
-    key = "developers.compute_acc_per_work_share"
-    doubled = load_scenario("baseline", {**SMALL, "simulation.months": 60})
-    doubled_value = getattr(doubled.developers, key.split(".")[1]) * 2
-    boom = tidy(MarketModel(baseline(months=60, **{key: doubled_value}), rng=5).run())
+    market = load_scenario("baseline").market
+    doubled = {
+        "market.developer_population": 2 * market.developer_population,
+        "market.other_ai_demand_acc": 2 * market.other_ai_demand_acc,
+    }
+    boom = tidy(MarketModel(baseline(months=60, **doubled), rng=5).run())
     late = slice("2025-06-01", None)
     m0, m1 = pivot(base, "market").loc[late], pivot(boom, "market").loc[late]
     assert m1["compute_price"].mean() > m0["compute_price"].mean()
