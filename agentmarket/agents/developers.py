@@ -274,8 +274,8 @@ class DeveloperPopulation:
             _, value_r, cost_r = self.evaluate_options(idx[r], offer, channel)
             net = value_r - cost_r + d.choice_noise_usd * draw_gumbel(rng, (r.size, option_lab.size)).T
             best = first_argmax(net)
-            gain = pick(net, best) - np.where(available[r], pick(net, cur[r]), -np.inf)
-            switch = (gain > d.switching_cost_usd) & np.isfinite(pick(cost_r, best))
+            current = np.where(available[r], pick(net, cur[r]), -np.inf)
+            switch = (pick(net, best) - d.switching_cost_usd > current) & np.isfinite(pick(cost_r, best))
             self.option[idx[r[switch]]] = best[switch]
             leave[r[switch]] &= available[r[switch]]
         gone = idx[leave]
