@@ -72,3 +72,22 @@ def test_supply_graph_edges_carry_flow_and_binding():
     assert {n["id"] for n in nodes} >= {"cowos", "grid", "developers"}
     assert all(e["flow"] >= 0 for e in edges)
     assert all(0 <= e["utilisation"] <= 1.0 + 1e-9 for e in edges)
+
+
+def test_a_failing_step_shows_the_error_and_keeps_the_page(monkeypatch):
+    import ipyvuetify as v
+    import solara
+
+    from agentmarket.visualization.app import Page
+    from agentmarket.visualization.state import Run as RunState
+
+    def broken_step(self):
+        raise RuntimeError("no capacity left to clear")
+
+    _box, rc = solara.render(Page(), handle_error=False)
+    monkeypatch.setattr(RunState, "step", broken_step)
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    alerts = [w for w in rc.find(v.Alert).widgets if "am-step-error" in (w.class_ or "")]
+    assert len(alerts) == 1
+    assert "no capacity left to clear" in str(alerts[0].children)
+    assert rc.find(v.Btn, children=["Play"]).widget is not None
