@@ -9,7 +9,6 @@ browser nor the server needs the internet once the cache is in place.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 APP = "agentmarket.visualization.app"
@@ -51,13 +50,15 @@ def ensure_assets() -> None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
-    """Run the dashboard server in the foreground until interrupted; returns its exit status."""
+    """Run the dashboard server in the foreground, in place of this process.
+
+    The process becomes ``solara run`` (exec), so Ctrl-C and SIGTERM reach the server itself
+    and no server is left behind; returns only if the exec fails.
+    """
     ensure_assets()
     print(f"agentmarket dashboard on http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr)
-    process = subprocess.Popen(server_command(host, port), env=server_environment())
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=10)
-        return 130
+    sys.stderr.flush()
+    sys.stdout.flush()
+    command = server_command(host, port)
+    os.execve(command[0], command, server_environment())
+    return 1
