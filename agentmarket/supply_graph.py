@@ -172,8 +172,13 @@ class Clearing:
             share = wanted / wanted.sum() if wanted.sum() > 0 else np.zeros(len(succ))
             for w, s in zip(succ, share, strict=True):
                 inflow[w] += served[v] * s
-        max_flow, binding = self.min_cut(capacity, contract_req + spot_req)
-        return ClearingResult(contract, spot, served, asked, max_flow, float((contract_req + spot_req).sum()), binding)
+        requests = contract_req + spot_req
+        requested = float(requests.sum())
+        if contract.sum() + spot.sum() >= requested * (1.0 - 1e-12):
+            # A feasible flow already meets every request: the maximum flow is the requests, no link binds.
+            return ClearingResult(contract, spot, served, asked, requested, requested, set())
+        max_flow, binding = self.min_cut(capacity, requests)
+        return ClearingResult(contract, spot, served, asked, max_flow, requested, binding)
 
     def _weights(self, v: str, capacity: dict[str, float]) -> np.ndarray:
         """How node ``v`` splits what it asks among its suppliers: pro rata to their capacity."""

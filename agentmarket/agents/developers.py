@@ -57,7 +57,8 @@ class Offer:
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den``, inf where ``den`` is 0 (a free option always pays)."""
-    return np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
+    with np.errstate(over="ignore"):  # a return beyond float range is as good as infinite
+        return np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
 
 
 def draw_gumbel(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
@@ -223,7 +224,8 @@ class DeveloperPopulation:
         (agents "mostly unusable"); above it, most of it stands ("broadly competent").
         """
         d = self.params.developers
-        z = (offer.capability - d.reliability_half_capability) / d.reliability_width
+        with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
+            z = (offer.capability - d.reliability_half_capability) / d.reliability_width
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     def decide(self, offer: Offer, rng: np.random.Generator) -> None:
