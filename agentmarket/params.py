@@ -257,6 +257,9 @@ class Lab(Schema):
     training_share_of_revenue: float = P(
         0.9, "fraction", "training spend over trailing revenue (labs spend over half; >0.5 claim)", ge=0, le=10
     )
+    training_lookahead_months: int = P(
+        6, "months", "training is budgeted on revenue expected this far ahead (0: on trailing revenue)", ge=0, le=36
+    )
     training_floor_usd_per_month: float = P(1e8, "USD/month", "training spend whatever the revenue", ge=0, le=1e12)
     other_cost_share_of_revenue: float = P(0.25, "fraction", "staff, sales and overhead over revenue", ge=0, le=10)
     other_cost_fixed_usd_per_month: float = P(1e8, "USD/month", "overhead whatever the revenue", ge=0, le=1e12)

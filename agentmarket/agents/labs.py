@@ -178,14 +178,25 @@ class LabAgent(mesa.Agent):
         return self.model.month - self.model.params.start_index
 
     def plan_training(self) -> None:
-        """Training budget: a floor plus a share of trailing revenue; none while distressed."""
+        """Training budget: a floor plus a share of the revenue expected ``training_lookahead_months``
+        ahead (trailing revenue grown at its last half-year's pace, at most doubled); none
+        unless active. Labs train the next model on the revenue they are raising against."""
         if self.state is not LabState.ACTIVE:
             self.training_budget_usd = 0.0
             return
-        trailing = np.mean(list(self.revenue_history)[-3:]) if self.revenue_history else 0.0
-        self.training_budget_usd = (
-            self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * trailing
+        history = list(self.revenue_history)
+        trailing = float(np.mean(history[-3:])) if history else 0.0
+        self.training_budget_usd = self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * (
+            trailing * self.expected_growth(history)
         )
+
+    def expected_growth(self, history: list[float]) -> float:
+        """Revenue growth factor over the lookahead, from the last six months' pace, in [1, 2]."""
+        months = self.spec.training_lookahead_months
+        if months == 0 or len(history) < 7 or history[-7] <= 0:
+            return 1.0
+        monthly = (history[-1] / history[-7]) ** (1.0 / 6.0) if history[-1] > 0 else 1.0
+        return float(np.clip(monthly**months, 1.0, 2.0))
 
     def other_revenue_now(self) -> float:
         """Revenue outside coding agents this month, USD/month.

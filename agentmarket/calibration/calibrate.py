@@ -32,12 +32,21 @@ class FreeParameter:
     low: float
     high: float
     log: bool
+    integer: bool = False
+
+    def suggest(self, trial: optuna.Trial) -> float | int:
+        if self.integer:
+            return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.key, self.low, self.high, log=self.log)
 
 
 def load_free_parameters(path: Path = FREE_PARAMETERS_TOML) -> list[FreeParameter]:
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)["parameters"]
-    return [FreeParameter(k, float(v["low"]), float(v["high"]), bool(v.get("log", False))) for k, v in raw.items()]
+    return [
+        FreeParameter(k, float(v["low"]), float(v["high"]), bool(v.get("log", False)), bool(v.get("integer", False)))
+        for k, v in raw.items()
+    ]
 
 
 def horizon_months(scenario: str) -> int:
@@ -73,7 +82,7 @@ def calibrate(
     months = horizon_months(scenario)
 
     def objective(trial: optuna.Trial) -> float:
-        values = {p.key: trial.suggest_float(p.key, p.low, p.high, log=p.log) for p in free}
+        values = {p.key: p.suggest(trial) for p in free}
         overrides = {**values, "simulation.months": months, "simulation.developer_agents": developers}
         params = load_scenario(scenario, overrides)
         return calibration_loss(run_seeds(params, range(seeds), workers=workers))
@@ -104,7 +113,7 @@ def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: flo
         "extends": scenario,
         "name": out.stem,
         "description": f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
-        **nest({k: float(f"{v:.6g}") for k, v in values.items()}),
+        **nest({k: v if isinstance(v, int) else float(f"{v:.6g}") for k, v in values.items()}),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
