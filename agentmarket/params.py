@@ -345,7 +345,7 @@ class Cloud(Schema):
         17_500.0,
         "USD/accelerator",
         "building, cooling and networking one place, besides the accelerator (Epoch AI: 29e9 USD/GW all-in at 1.5 kW, less the accelerator)",
-        gt=0,
+        ge=1.0,
         le=1e7,
     )
     build_lead_months: int = P(12, "months", "from order to a place in service", ge=0, le=120)

@@ -19,7 +19,7 @@ def test_market_outputs_at_2k_10k_and_50k_agents_agree_within_their_seed_to_seed
 
 def test_agreement_flags_outputs_that_differ_by_more_than_their_spread():
     """The measure can fail: shifting one count's outputs by several spreads is caught."""
-    table = convergence_table(sizes=(500, 1000), seeds=3, months=12, workers=1)
+    table = convergence_table(sizes=(500, 1000), seeds=3, months=48, workers=1)
     name = next(iter(OUTPUTS))
     spread = table[name].std(ddof=1) or 1.0
     table.loc[table["agents"] == 500, name] += 10 * spread

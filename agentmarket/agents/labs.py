@@ -147,7 +147,7 @@ class LabAgent(mesa.Agent):
     @property
     def api_price_usd_per_acc(self) -> float:
         """What API users pay per accelerator-month of agent work."""
-        return self.spec.api_price_multiple * self.model.market_contract_price * self.price_index
+        return self.spec.api_price_multiple * self.model.market_base_price * self.price_index
 
     def set_price(self, rivals: list[LabAgent]) -> None:
         """Move the price index by the pricing policy, within the monthly limit and bounds."""

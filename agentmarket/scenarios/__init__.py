@@ -147,8 +147,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Iterable[str] | Mapping[str,
     for keys, value in pairs:
         _check_path(keys, out)
         node = out
-        for key in keys[:-1]:
+        for depth, key in enumerate(keys[:-1]):
             node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                table = ".".join(keys[: depth + 1])
+                raise InputError(f"--set {'.'.join(keys)}: {table} is a table of parameters, but was set to {node!r}")
         node[keys[-1]] = value
     return out
 
