@@ -76,6 +76,8 @@ def plot_convergence(table: pd.DataFrame, path: str | Path) -> Path:
         means = table.groupby("agents")[name].mean()
         ax.plot(means.index, means.values, marker="o", color="black")
         ax.set_xscale("log")
+        ax.set_xticks(list(means.index), [f"{n:,}" for n in means.index])
+        ax.minorticks_off()
         ax.set_xlabel("developer agents")
         ax.set_title(name, fontsize=9)
     fig.tight_layout()
