@@ -116,13 +116,17 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
         raise InputError(f"--out {str(out)!r} already exists; pass --overwrite to replace it or choose another file")
     if out.exists() and out.is_dir():
         raise InputError(f"--out {str(out)!r} is a directory; give a file ending in .parquet or .csv")
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
+    check_writable_folder(out, out.parent if str(out.parent) else Path("."))
+    return out
+
+
+def check_writable_folder(out: Path, folder: Path) -> None:
+    """Refuse ``--out`` when ``folder`` (or the nearest existing folder above it) cannot be written."""
+    probe = folder
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"--out {str(out)!r}: the folder {str(parent)!r} cannot be written")
-    return out
+        raise InputError(f"--out {str(out)!r}: the folder {str(folder)!r} cannot be written")
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import tomllib
 from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
@@ -41,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from agentmarket.errors import InputError
 from agentmarket.model import CLOUD_METRICS, LAB_METRICS, LAYER_METRICS, MARKET_METRICS
 from agentmarket.params import Layer, Params
-from agentmarket.scenarios import apply_overrides, load_raw, scenario_hash, validate
+from agentmarket.scenarios import apply_overrides, load_raw, read_toml, scenario_hash, validate
 
 SUMMARY_STATS = ("final", "mean", "min", "max")
 
@@ -167,16 +166,7 @@ def parse_spec(data: dict[str, Any], origin: str = "sweep spec") -> SweepSpec:
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep spec TOML file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"sweep spec {str(path)!r} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"sweep spec {str(path)!r} cannot be read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"sweep spec {str(path)!r} is not valid TOML: {exc}") from None
+    data = read_toml(path, "sweep spec")
     data.setdefault("name", path.stem)
     scenario = data.get("scenario")
     if isinstance(scenario, str) and not Path(scenario).is_absolute() and (path.parent / scenario).is_file():

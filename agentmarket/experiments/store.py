@@ -26,6 +26,7 @@ from agentmarket import __version__
 from agentmarket.errors import InputError
 from agentmarket.experiments.runner import RunResult
 from agentmarket.experiments.spec import SweepSpec
+from agentmarket.output import check_writable_folder
 
 SWEEP_FILE = "sweep.json"
 DESIGN_FILE = "design.parquet"
@@ -108,11 +109,7 @@ def check_dir(out: Path, digest: str, n_runs: int, resume: bool) -> bool:
         return True
     if out.is_dir() and any(out.iterdir()):
         raise InputError(f"--out {str(out)!r} is not empty and holds no sweep; choose a new or empty folder")
-    probe = out
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"--out {str(out)!r}: the folder {str(probe)!r} cannot be written")
+    check_writable_folder(out, out)
     return False
 
 

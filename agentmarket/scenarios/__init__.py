@@ -35,22 +35,24 @@ def list_scenarios() -> list[tuple[str, str]]:
     """Each bundled scenario's name and the question it answers."""
     rows = []
     for name, path in bundled_scenarios().items():
-        raw = _read_toml(path)
+        raw = read_toml(path)
         rows.append((name, " ".join(str(raw.get("description", "")).split())))
     return rows
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: str | Path, what: str = "scenario file") -> dict[str, Any]:
+    """A TOML file as a dictionary; a missing, unreadable or malformed file is one-line :class:`InputError`."""
+    path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise InputError(f"scenario file {str(path)!r} does not exist") from None
+        raise InputError(f"{what} {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"scenario file {str(path)!r} cannot be read: {exc}") from None
+        raise InputError(f"{what} {str(path)!r} cannot be read: {exc}") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"scenario file {str(path)!r} is not valid TOML: {exc}") from None
+        raise InputError(f"{what} {str(path)!r} is not valid TOML: {exc}") from None
 
 
 def _resolve(name_or_path: str | Path) -> Path:
@@ -84,7 +86,7 @@ def load_raw(name_or_path: str | Path, _depth: int = 0) -> dict[str, Any]:
     if _depth > MAX_EXTENDS_DEPTH:
         raise InputError(f"scenario {str(name_or_path)!r}: 'extends' chain deeper than {MAX_EXTENDS_DEPTH}")
     path = _resolve(name_or_path)
-    raw = _read_toml(path)
+    raw = read_toml(path)
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
