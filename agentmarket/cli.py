@@ -89,7 +89,7 @@ def run(
         summary.add_column(col, justify="right")
     for row in summary_rows(table):
         summary.add_row(*row)
-    console.print(summary)
+    Console(width=max(console.width, 110)).print(summary)
     console.print(f"wrote {len(table):,} rows to {path}")
 
 
