@@ -174,8 +174,11 @@ def test_vertical_integration_adds_a_captive_chain_that_only_lab_a_buys_from():
     assert not g.has_edge("lab_a_fleet", "lab_b") and not g.has_edge("lab_a_fleet", OTHER_AI)
 
     fleet, lab_a = pivot(table, "lab_a_fleet"), pivot(table, "lab_a")
-    first = params.clouds["lab_a_fleet"].build_lead_months + 1
-    assert (fleet["served"].iloc[first:] > 0).all(), "lab_a buys nothing from its own fleet"
+    spec = params.clouds["lab_a_fleet"]
+    # the fleet's budget is spent from capex_start_month; its first places arrive build_lead_months later
+    arrives = pd.Timestamp(f"{spec.capex_start_month}-01") + pd.DateOffset(months=spec.build_lead_months)
+    assert (fleet["capacity"][fleet.index < arrives] == 0).all(), "the fleet has places before its budget buys any"
+    assert (fleet["served"][fleet.index > arrives] > 0).all(), "lab_a buys nothing from its own fleet"
     assert (fleet["served"] <= lab_a["served"] * (1 + 1e-9)).all()
     open_price = table[(table["metric"] == "contract_price_per_hour") & table["entity"].str.startswith("cloud_")]
     open_price = open_price.groupby("date")["value"].min()
