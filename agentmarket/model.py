@@ -123,6 +123,7 @@ class MarketModel(mesa.Model):
             lab.update_capability()
         for supplier in self.suppliers:
             supplier.set_price()
+        self.update_layer_costs()
         open_capacity = sum(c.capacity for c in self.clouds if not c.owner)
         for cloud in self.clouds:
             if not cloud.owner and open_capacity > 0:
@@ -155,16 +156,17 @@ class MarketModel(mesa.Model):
         """Compute per unit of agent work relative to the first month (falls each year)."""
         return (1.0 - self.params.capability.efficiency_gain_per_year) ** self.years_elapsed
 
-    def _layer_costs(self) -> dict[Layer, float]:
+    def update_layer_costs(self) -> None:
+        """Each layer's mean cost per H100-class unit in service (USD/month), from this month's supplier prices."""
         cost: dict[Layer, list[float]] = {layer: [] for layer in Layer}
         for s in self.suppliers:
             cost[s.layer].append(s.cost_to_buyer_usd_per_acc_month)
-        return {layer: float(np.mean(v)) if v else 0.0 for layer, v in cost.items()}
+        self.layer_costs = {layer: float(np.mean(v)) if v else 0.0 for layer, v in cost.items()}
 
     def accelerator_price_usd(self) -> float:
         """Price of one H100-class accelerator today: logic, HBM and packaging, times the vendor's markup (USD)."""
         hw = self.params.hardware
-        c = self._layer_costs()
+        c = self.layer_costs
         per_month = hw.logic_cost_usd_per_acc * self.hardware_deflator / hw.lifetime_months
         per_month += c[Layer.MEMORY] + c[Layer.PACKAGING]
         return per_month * hw.lifetime_months * (1.0 + hw.vendor_margin)
@@ -174,7 +176,7 @@ class MarketModel(mesa.Model):
 
         Prices are today's (replacement cost), so upstream price rises reach compute prices at once.
         """
-        c = self._layer_costs()
+        c = self.layer_costs
         return self.accelerator_price_usd() / self.params.hardware.lifetime_months + c[Layer.POWER] + c[Layer.GRID]
 
     @property
@@ -271,6 +273,7 @@ class MarketModel(mesa.Model):
     def supply_phase(self) -> None:
         for supplier in self.suppliers:
             supplier.step()
+        self.update_layer_costs()
 
     def cloud_phase(self) -> None:
         for cloud in self.clouds:
