@@ -341,7 +341,9 @@ class MarketModel(mesa.Model):
             on_own = min(lab.demand, booked[own, j].sum())
             contract_req[own, j] = booked[own, j] * (on_own / booked[own, j].sum() if on_own > 0 else 0.0)
             rest, others = lab.demand - on_own, booked[~own, j].sum()
-            contract_req[~own, j] = booked[~own, j] * (min(1.0, rest / others) if others > 0 else 0.0)
+            contract_req[~own, j] = booked[~own, j] * (
+                (1.0 if rest >= others else rest / others) if others > 0 else 0.0
+            )
             shortfall = max(0.0, lab.demand - booked[:, j].sum())
             reference = lab.contract_price_now
             self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)

@@ -9,13 +9,13 @@ named where a public figure set the value, and "calibrated" where none did.
 from __future__ import annotations
 
 import math
-import re
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+OPTIONAL_MONTH_PATTERN = r"^(\d{4}-(0[1-9]|1[0-2]))?$"
 
 
 def P(default: Any, unit: str, description: str, **bounds: Any) -> Any:
@@ -224,17 +224,15 @@ class Capability(Schema):
     step_size: float = P(
         0.12, "fraction", "capability added in the step month and after (0: no step; calibrated)", ge=0, le=1
     )
-    stall_month: str = P("", "YYYY-MM or empty", "after this month training adds no capability (empty: never)")
+    stall_month: str = P(
+        "",
+        "YYYY-MM or empty",
+        "after this month training adds no capability (empty: never)",
+        pattern=OPTIONAL_MONTH_PATTERN,
+    )
     efficiency_gain_per_year: float = P(
         0.35, "1/year", "yearly fall in compute per unit of agent work at the frontier", ge=0, le=0.99
     )
-
-    @field_validator("stall_month")
-    @classmethod
-    def _stall_month_is_month(cls, v: str) -> str:
-        if v and not re.match(MONTH_PATTERN, v):
-            raise ValueError("must be a month YYYY-MM or empty")
-        return v
 
 
 class Plan(Schema):
@@ -364,15 +362,11 @@ class Cloud(Schema):
     upstream: list[str] = P([], "names", "suppliers feeding the cloud (empty: every grid supplier)")
     owner: str = P("", "lab name or empty", "a lab that owns this fleet and alone buys from it, at cost")
     capex_start_month: str = P(
-        "", "YYYY-MM or empty", "first month the capital budget is spent (empty: from the start)"
+        "",
+        "YYYY-MM or empty",
+        "first month the capital budget is spent (empty: from the start)",
+        pattern=OPTIONAL_MONTH_PATTERN,
     )
-
-    @field_validator("capex_start_month")
-    @classmethod
-    def _capex_start_is_month(cls, v: str) -> str:
-        if v and not re.match(MONTH_PATTERN, v):
-            raise ValueError("must be a month YYYY-MM or empty")
-        return v
 
 
 class Supplier(Schema):
@@ -408,17 +402,12 @@ class Supplier(Schema):
     market_power: float = P(
         0.0, "fraction", "Lerner markup from concentration (share over demand elasticity)", ge=0, lt=1
     )
-    shock_month: str = P("", "YYYY-MM or empty", "month a capacity shock starts (empty: none)")
+    shock_month: str = P(
+        "", "YYYY-MM or empty", "month a capacity shock starts (empty: none)", pattern=OPTIONAL_MONTH_PATTERN
+    )
     shock_months: int = P(0, "months", "length of the shock", ge=0, le=1200)
     shock_capacity_loss: float = P(0.0, "fraction", "share of capacity lost during the shock", ge=0, le=1)
     upstream: list[str] = P([], "names", "suppliers feeding this one (empty: the whole previous layer)")
-
-    @field_validator("shock_month")
-    @classmethod
-    def _shock_month_is_month(cls, v: str) -> str:
-        if v and not re.match(MONTH_PATTERN, v):
-            raise ValueError("must be a month YYYY-MM or empty")
-        return v
 
 
 class Hardware(Schema):

@@ -105,7 +105,7 @@ def pick(rows: np.ndarray, best: np.ndarray) -> np.ndarray:
 
 def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
     """Willingness to adopt at a given return: a logistic in log return, 1/2 at ``threshold``."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # clipped below
         z = (np.log(np.maximum(roi, 1e-12)) - np.log(threshold)) / spread
     return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 

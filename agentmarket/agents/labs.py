@@ -193,10 +193,10 @@ class LabAgent(mesa.Agent):
     def expected_growth(self, history: list[float]) -> float:
         """Revenue growth factor over the lookahead, from the last six months' pace, in [1, 2]."""
         months = self.spec.training_lookahead_months
-        if months == 0 or len(history) < 7 or history[-7] <= 0:
+        if months == 0 or len(history) < 7 or history[-7] <= 0 or history[-1] <= 0:
             return 1.0
-        monthly = (history[-1] / history[-7]) ** (1.0 / 6.0) if history[-1] > 0 else 1.0
-        return float(np.clip(monthly**months, 1.0, 2.0))
+        log_growth = months * (math.log(history[-1]) - math.log(history[-7])) / 6.0
+        return math.exp(min(max(log_growth, 0.0), math.log(2.0)))
 
     def other_revenue_now(self) -> float:
         """Revenue outside coding agents this month, USD/month.
@@ -272,7 +272,8 @@ class LabAgent(mesa.Agent):
         offers = np.array([c.offer_capacity(start) for c in clouds])
         if offers.sum() <= 0:
             return
-        take = offers * min(1.0, need / offers.sum())
+        total = offers.sum()
+        take = offers if need >= total else offers * (need / total)
         for cloud, acc in zip(clouds, take, strict=True):
             if acc <= 0:
                 continue

@@ -20,7 +20,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from agentmarket.errors import InputError
-from agentmarket.params import Params
+from agentmarket.params import MONTH_PATTERN, OPTIONAL_MONTH_PATTERN, Params
 
 SCENARIO_DIR = Path(__file__).parent
 MAX_EXTENDS_DEPTH = 10
@@ -172,6 +172,10 @@ def _format_validation_error(exc: ValidationError, origin: str) -> str:
         if field is not None:
             allowed = describe_range(field)
             msg = f"must be {'an' if allowed.startswith('integer') else 'a'} {allowed}"
+    elif kind == "string_pattern_mismatch":
+        field = _field_at(err["loc"])
+        if field is not None:
+            msg = f"must be {describe_range(field)}"
     elif kind == "enum" and "expected" in ctx:
         msg = f"must be one of {ctx['expected']}"
     elif kind.startswith("value_error"):
@@ -248,8 +252,10 @@ def describe_range(field: Any) -> str:
                 else:
                     hi, hi_open = v, is_open
         pattern = getattr(m, "pattern", None)
-        if pattern == r"^\d{4}-(0[1-9]|1[0-2])$":
-            return "YYYY-MM"
+        if pattern == MONTH_PATTERN:
+            return "a month YYYY-MM"
+        if pattern == OPTIONAL_MONTH_PATTERN:
+            return "a month YYYY-MM or empty"
     if lo is None and hi is None:
         return {str: "text", list[str]: "list of names", int: "integer", float: "number"}.get(ann, str(ann))
     kind = "integer" if ann is int else "number"
