@@ -367,7 +367,6 @@ class MarketModel(mesa.Model):
         for c in self.clouds:
             c.requested = result.node_asked[c.name]
             c.served = result.node_served[c.name]
-            c.spot_demand_estimate = float(spot_req[self.cloud_index[c.name]].sum())
         self.binding_layers = {self.graph.nodes[n].get("layer") for n in result.binding_nodes} - {None}
         self.cloud_binding = int(any(self.graph.nodes[n]["kind"] == "cloud" for n in result.binding_nodes))
         self.max_flow = result.max_flow

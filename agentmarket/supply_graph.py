@@ -143,15 +143,15 @@ class Clearing:
         split: dict[tuple[str, str], float] = {}
         incoming: dict[str, float] = dict.fromkeys(self.upstream_nodes, 0.0)
         incoming_asked: dict[str, float] = dict.fromkeys(self.upstream_nodes, 0.0)
-        cloud_asked = (contract_req + spot_req).sum(axis=1)
+        requests = contract_req + spot_req
+        cloud_asked = requests.sum(axis=1)
         for v in reversed(self.upstream_nodes):
             if v in self.cloud_pos:
                 asked[v] = float(cloud_asked[self.cloud_pos[v]])
-                passed_up = min(capacity[v], asked[v])
+                take[v] = passed_up = min(capacity[v], asked[v])
             else:
-                asked[v] = incoming_asked[v]
-                passed_up = asked[v]
-            take[v] = min(capacity[v], incoming[v] if v not in self.cloud_pos else asked[v])
+                asked[v] = passed_up = incoming_asked[v]
+                take[v] = min(capacity[v], incoming[v])
             for u, w in zip(self.preds[v], self._weights(v, capacity), strict=True):
                 split[(u, v)] = take[v] * w
                 incoming[u] += take[v] * w
@@ -172,7 +172,6 @@ class Clearing:
             share = wanted / wanted.sum() if wanted.sum() > 0 else np.zeros(len(succ))
             for w, s in zip(succ, share, strict=True):
                 inflow[w] += served[v] * s
-        requests = contract_req + spot_req
         requested = float(requests.sum())
         if contract.sum() + spot.sum() >= requested * (1.0 - 1e-12):
             # A feasible flow already meets every request: the maximum flow is the requests, no link binds.

@@ -71,7 +71,6 @@ class CloudAgent(mesa.Agent):
         self.requested = 0.0
         self.revenue = 0.0
         self.capex = 0.0
-        self.spot_demand_estimate = 0.0
         self.forecast_level = 0.0
         self.forecast_trend = 0.0
 

@@ -80,10 +80,6 @@ def _ratio(entity: str, num: str, den: str, year: int) -> Callable[[pd.DataFrame
     return value
 
 
-def _capex(cloud: str, year: int) -> Callable[[pd.DataFrame], float]:
-    return _sum(cloud, "capex", year)
-
-
 MODEL_VALUES: dict[str, tuple[str, Callable[[pd.DataFrame], float]]] = {
     "rev_2024": ("lab_a revenue, sum over 2024", _sum("lab_a", "revenue", 2024)),
     "rev_2025": ("lab_a revenue, sum over 2025", _sum("lab_a", "revenue", 2025)),
@@ -104,10 +100,10 @@ MODEL_VALUES: dict[str, tuple[str, Callable[[pd.DataFrame], float]]] = {
     "commit_share_2025_12": ("lab_a agent work share, 2025-12", _at("lab_a", "agent_work_share", "2025-12")),
     "commit_share_2026_01": ("lab_a agent work share, 2026-01", _at("lab_a", "agent_work_share", "2026-01")),
     "commit_share_2026_12": ("lab_a agent work share, 2026-12", _at("lab_a", "agent_work_share", "2026-12")),
-    "capex_2026_a": ("cloud_amazon_like capex, 2026", _capex("cloud_amazon_like", 2026)),
-    "capex_2026_g": ("cloud_google_like capex, 2026", _capex("cloud_google_like", 2026)),
-    "capex_2026_m": ("cloud_meta_like capex, 2026", _capex("cloud_meta_like", 2026)),
-    "capex_2026_ms": ("cloud_microsoft_like capex, 2026", _capex("cloud_microsoft_like", 2026)),
+    "capex_2026_a": ("cloud_amazon_like capex, 2026", _sum("cloud_amazon_like", "capex", 2026)),
+    "capex_2026_g": ("cloud_google_like capex, 2026", _sum("cloud_google_like", "capex", 2026)),
+    "capex_2026_m": ("cloud_meta_like capex, 2026", _sum("cloud_meta_like", "capex", 2026)),
+    "capex_2026_ms": ("cloud_microsoft_like capex, 2026", _sum("cloud_microsoft_like", "capex", 2026)),
     "hbm_top2_share": ("top-two memory makers' share of output, 2026", _mean("market", "memory_top2_share", 2026)),
     "rd_share": ("lab_a training cost over revenue, 2025", _ratio("lab_a", "training_cost", "revenue", 2025)),
 }
