@@ -76,8 +76,13 @@ def calibrate(
     sampler_seed: int = 0,
     show_progress_bar: bool = True,
     storage: str | None = None,
+    study_name: str | None = None,
 ) -> tuple[dict[str, float], float]:
-    """Search the free parameters; return the best values and their loss."""
+    """Search the free parameters; return the best values and their loss.
+
+    With an optuna ``storage`` and a ``study_name``, a search resumes where it stopped, and
+    several processes may search the same study at once.
+    """
     free = load_free_parameters()
     months = horizon_months(scenario)
 
@@ -89,10 +94,17 @@ def calibrate(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
-        direction="minimize", sampler=optuna.samplers.TPESampler(seed=sampler_seed), storage=storage
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+        storage=storage,
+        study_name=study_name,
+        load_if_exists=study_name is not None,
     )
     start = load_scenario(scenario)
-    study.enqueue_trial({p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high})
+    if not study.trials:
+        study.enqueue_trial(
+            {p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high}
+        )
     study.optimize(objective, n_trials=trials, show_progress_bar=show_progress_bar)
     return dict(study.best_params), float(study.best_value)
 
