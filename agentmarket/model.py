@@ -24,7 +24,7 @@ from agentmarket.agents.clouds import CloudAgent, spot_demand_share
 from agentmarket.agents.developers import Channel, Developer, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
-from agentmarket.params import Layer, Params, decaying_growth, month_label
+from agentmarket.params import Layer, Params, decaying_growth, month_index, month_label
 from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
 
 LAB_METRICS = (
@@ -86,6 +86,7 @@ class MarketModel(mesa.Model):
         self.params = params if params is not None else Params()
         p = self.params
         self.month = p.start_index
+        self.step_index = month_index(p.capability.step_month)
         self.end_month = p.start_index + p.simulation.months
         self.booking_lead = max((lab.booking_lead_months for lab in p.labs.values()), default=0)
         self.graph = build_supply_graph(p)
@@ -129,6 +130,7 @@ class MarketModel(mesa.Model):
             if not cloud.owner and open_capacity > 0:
                 cloud.requested = p.market.other_ai_demand_acc * cloud.capacity / open_capacity
             cloud.set_prices()
+        self.start_base_price = self.market_base_price
         self.datacollector = self._make_datacollector() if p.simulation.collect_data else None
 
     # ----- derived quantities -------------------------------------------------------------
@@ -153,7 +155,14 @@ class MarketModel(mesa.Model):
 
     @property
     def compute_efficiency(self) -> float:
-        """Compute per unit of agent work relative to the first month (falls each year)."""
+        """Compute per unit of agent work relative to the first month: falls each year, and by
+        ``step_compute_factor`` from the capability step on."""
+        trend = self.efficiency_trend
+        return trend * self.params.capability.step_compute_factor if self.month >= self.step_index else trend
+
+    @property
+    def efficiency_trend(self) -> float:
+        """Compute per unit of agent work from the yearly efficiency gain alone (1 in the first month)."""
         return (1.0 - self.params.capability.efficiency_gain_per_year) ** self.years_elapsed
 
     def update_layer_costs(self) -> None:
@@ -184,6 +193,12 @@ class MarketModel(mesa.Model):
         """Average contract price of clouds that sell to all (USD per accelerator-month)."""
         open_clouds = [c for c in self.clouds if not c.owner]
         return float(np.mean([c.contract_price for c in open_clouds])) if open_clouds else self.clouds[0].contract_price
+
+    @property
+    def list_base_price(self) -> float:
+        """The first month's cloud cost-plus price deflated by hardware price-performance (USD/acc-month):
+        the basis of API list prices that do not float with upstream scarcity."""
+        return self.start_base_price * self.hardware_deflator
 
     @property
     def market_base_price(self) -> float:

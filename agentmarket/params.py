@@ -68,6 +68,13 @@ class PricingPolicy(StrEnum):
     UNDERCUT = "undercut"
 
 
+class ApiPriceBasis(StrEnum):
+    """What a lab's API price per accelerator-month of work is a multiple of."""
+
+    LIST = "list"  # a price per unit of work: falls with hardware price-performance and at a new generation
+    COST = "cost"  # this month's cloud cost-plus price per accelerator-month, upstream scarcity included
+
+
 class Layer(StrEnum):
     """The upstream supply layers, in the order compute flows through them."""
 
@@ -233,6 +240,14 @@ class Capability(Schema):
     efficiency_gain_per_year: float = P(
         0.35, "1/year", "yearly fall in compute per unit of agent work at the frontier", ge=0, le=0.99
     )
+    step_compute_factor: float = P(
+        1.0,
+        "1",
+        "compute per unit of agent work from the step month on, relative to before it: the new "
+        "generation does the same work with fewer tokens (1: no change)",
+        gt=0,
+        le=10,
+    )
 
 
 class Plan(Schema):
@@ -303,7 +318,14 @@ class Lab(Schema):
     min_price_index: float = P(0.3, "1", "floor of the price index", ge=0, le=100)
     max_price_index: float = P(3.0, "1", "ceiling of the price index", ge=0, le=100)
     api_price_multiple: float = P(
-        2.0, "1", "API price per accelerator-month of work over the contract compute price", ge=0, le=100
+        2.0, "1", "API price per accelerator-month of work over the basis price (see api_price_basis)", ge=0, le=100
+    )
+    api_price_basis: ApiPriceBasis = P(
+        ApiPriceBasis.LIST,
+        "name",
+        "list: a list price per unit of work that falls with hardware price-performance and at the "
+        "capability step, scarcity reaching API users through the price index only; cost: a multiple of "
+        "the clouds' cost-plus price per accelerator-month each month",
     )
     plans: dict[str, Plan] = Field(default_factory=_default_plans, description="subscription plans by name")
     reference_plan: str = P("max", "name", "plan whose price is reported as the lab's price")

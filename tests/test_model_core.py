@@ -151,10 +151,15 @@ def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tighte
 
 def test_removing_the_capability_step_flattens_adoption():
     """Below the reliability midpoint agents barely pay; the step lifts capability past it."""
-    gated = {"capability.half_compute_acc_months": 3e9, "developers.reliability_half_capability": 0.25}
+    gated = {
+        "capability.half_compute_acc_months": 3e9,
+        "developers.reliability_half_capability": 0.25,
+        "labs.lab_a.coding_focus": 1.2,
+        "labs.lab_b.coding_focus": 0.5,
+    }
 
     def adoption(step_size: float) -> pd.Series:
-        t = tidy(MarketModel(baseline(months=48, **gated, **{"capability.step_size": step_size}), rng=2).run())
+        t = tidy(MarketModel(baseline(months=49, **gated, **{"capability.step_size": step_size}), rng=2).run())
         return pivot(t, "market")["adoption_share"]
 
     with_step, without = adoption(0.15), adoption(0.0)
@@ -186,3 +191,47 @@ def test_a_finished_model_is_freed():
     gc.collect()
     assert ref() is None
     assert len(table) > 0
+
+
+def api_price_per_work(model, lab) -> float:
+    """USD an API user pays for a month of agent work at full share (before rationing)."""
+    return lab.api_price_usd_per_acc * model.params.developers.compute_acc_per_work_share * model.compute_efficiency
+
+
+def test_api_list_prices_per_unit_of_work_ignore_upstream_scarcity():
+    """Under list pricing a memory shock reaches API users only through the lab's price index."""
+    shock = {"suppliers.hbm_maker_1.capacity": 2e4, "suppliers.hbm_maker_2.capacity": 2e4}
+    calm, tight = (MarketModel(baseline(months=36, **o), rng=0) for o in ({}, shock))
+    for _ in range(36):
+        calm.step()
+        tight.step()
+        for a, b in zip(calm.labs, tight.labs, strict=True):
+            assert api_price_per_work(calm, a) / a.price_index == pytest.approx(
+                api_price_per_work(tight, b) / b.price_index, rel=1e-9
+            )
+    assert tight.market_base_price > 1.2 * calm.market_base_price
+
+
+def test_api_cost_pricing_passes_upstream_scarcity_to_api_users():
+    shock = {"suppliers.hbm_maker_1.capacity": 2e4, "suppliers.hbm_maker_2.capacity": 2e4}
+    basis = {"labs.lab_a.api_price_basis": "cost"}
+    calm, tight = (MarketModel(baseline(months=36, **basis, **o), rng=0) for o in ({}, shock))
+    calm.run()
+    tight.run()
+    a, b = calm.labs[0], tight.labs[0]
+    assert api_price_per_work(tight, b) / b.price_index > 1.2 * api_price_per_work(calm, a) / a.price_index
+
+
+def test_a_leaner_generation_at_the_step_lowers_compute_and_api_price_per_unit_of_work():
+    """From the step month on a unit of work takes step_compute_factor as much compute; the list
+    price per unit of work falls with it, and capability (work share) still jumps."""
+    params = baseline(months=40, **{"capability.step_month": "2025-06", "capability.step_compute_factor": 0.5})
+    seen = {}
+    for model in run_months(params):
+        lab = model.labs[0]
+        seen[model.month] = (model.compute_efficiency, api_price_per_work(model, lab) / lab.price_index)
+    before, after = seen[model.step_index - 1], seen[model.step_index]
+    trend = (1 - params.capability.efficiency_gain_per_year) ** (1 / 12)
+    assert after[0] == pytest.approx(before[0] * trend * 0.5, rel=1e-9)
+    deflator = (1 - params.hardware.price_performance_gain_per_year) ** (1 / 12)
+    assert after[1] == pytest.approx(before[1] * deflator * 0.5, rel=1e-9)

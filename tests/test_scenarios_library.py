@@ -131,6 +131,8 @@ def test_price_war_puts_lab_b_below_its_rival_and_takes_share():
 
 
 def test_capability_stall_keeps_capability_flat_after_the_stall_month():
+    """Every lab below the capability ceiling at the stall stops gaining; lab_a has reached the
+    ceiling (max_share) by then in the baseline, so lab_b is the lab the stall holds back."""
     stall = pd.Timestamp(load_scenario("capability-stall").capability.stall_month + "-01")
     for seed in SEEDS:
         for lab in ("lab_a", "lab_b"):
@@ -141,7 +143,8 @@ def test_capability_stall_keeps_capability_flat_after_the_stall_month():
             after = flat[flat.index > stall]
             assert len(after) >= 6
             assert np.ptp(after.to_numpy()) < 1e-12, f"{lab} gained capability after the stall"
-            assert base.iloc[-1] > base[base.index > stall].iloc[0] + 1e-4, "the baseline keeps gaining"
+        base = series("baseline", seed, "lab_b", "capability")
+        assert base.iloc[-1] > base[base.index > stall].iloc[0] + 1e-4, "the baseline's lab_b keeps gaining"
 
 
 def test_demand_boom_asks_far_more_compute_per_adopter():

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.params import Lab, PricingPolicy, decaying_growth, month_index
+from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy, decaying_growth, month_index
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
@@ -146,8 +146,19 @@ class LabAgent(mesa.Agent):
 
     @property
     def api_price_usd_per_acc(self) -> float:
-        """What API users pay per accelerator-month of agent work."""
-        return self.spec.api_price_multiple * self.model.market_base_price * self.price_index
+        """What API users pay per accelerator-month of agent work (USD), times the price index.
+
+        ``list``: a list price per unit of work, set from the first month's cloud price and
+        falling with hardware price-performance and with the compute a unit of work takes
+        at the capability step (a new generation); efficiency gains between generations lower
+        the lab's cost, not the price. ``cost``: a multiple of this month's cloud cost-plus price.
+        """
+        m = self.model
+        if self.spec.api_price_basis is ApiPriceBasis.LIST:
+            basis = m.list_base_price / m.efficiency_trend
+        else:
+            basis = m.market_base_price
+        return self.spec.api_price_multiple * basis * self.price_index
 
     def set_price(self, rivals: list[LabAgent]) -> None:
         """Move the price index by the pricing policy, within the monthly limit and bounds."""
