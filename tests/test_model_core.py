@@ -193,6 +193,9 @@ def test_a_finished_model_is_freed():
     assert len(table) > 0
 
 
+MEMORY_SHOCK = {"suppliers.hbm_maker_1.capacity": 2e4, "suppliers.hbm_maker_2.capacity": 2e4}
+
+
 def api_price_per_work(model, lab) -> float:
     """USD an API user pays for a month of agent work at full share (before rationing)."""
     return lab.api_price_usd_per_acc * model.params.developers.compute_acc_per_work_share * model.compute_efficiency
@@ -200,8 +203,7 @@ def api_price_per_work(model, lab) -> float:
 
 def test_api_list_prices_per_unit_of_work_ignore_upstream_scarcity():
     """Under list pricing a memory shock reaches API users only through the lab's price index."""
-    shock = {"suppliers.hbm_maker_1.capacity": 2e4, "suppliers.hbm_maker_2.capacity": 2e4}
-    calm, tight = (MarketModel(baseline(months=36, **o), rng=0) for o in ({}, shock))
+    calm, tight = (MarketModel(baseline(months=36, **o), rng=0) for o in ({}, MEMORY_SHOCK))
     for _ in range(36):
         calm.step()
         tight.step()
@@ -213,9 +215,8 @@ def test_api_list_prices_per_unit_of_work_ignore_upstream_scarcity():
 
 
 def test_api_cost_pricing_passes_upstream_scarcity_to_api_users():
-    shock = {"suppliers.hbm_maker_1.capacity": 2e4, "suppliers.hbm_maker_2.capacity": 2e4}
     basis = {"labs.lab_a.api_price_basis": "cost"}
-    calm, tight = (MarketModel(baseline(months=36, **basis, **o), rng=0) for o in ({}, shock))
+    calm, tight = (MarketModel(baseline(months=36, **basis, **o), rng=0) for o in ({}, MEMORY_SHOCK))
     calm.run()
     tight.run()
     a, b = calm.labs[0], tight.labs[0]

@@ -114,7 +114,7 @@ class LabAgent(mesa.Agent):
             base = cap.max_share / (1.0 + math.exp(-min(max(z, -700.0), 700.0)))
         else:
             base = 0.0
-        step = cap.step_size if m.month >= month_index(cap.step_month) else 0.0
+        step = cap.step_size if m.month >= m.step_index else 0.0
         self.capability = min(cap.max_share, (base + step) * self.spec.coding_focus)
 
     # ----- prices -----------------------------------------------------------------------

@@ -102,9 +102,7 @@ def calibrate(
     )
     start = load_scenario(scenario)
     if not study.trials:
-        study.enqueue_trial(
-            {p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high}
-        )
+        study.enqueue_trial({p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high})
     study.optimize(objective, n_trials=trials, show_progress_bar=show_progress_bar)
     return dict(study.best_params), float(study.best_value)
 
