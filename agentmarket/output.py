@@ -8,7 +8,6 @@ Units are listed in :data:`UNITS` and in docs/model.md.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pandas as pd
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
 from agentmarket.errors import InputError
+from agentmarket.files import write_atomic
 from agentmarket.model import CLOUD_METRICS, LAB_METRICS, MARKET_METRICS, MarketModel
 from agentmarket.params import Layer, month_label
 
@@ -132,19 +132,14 @@ def check_writable_folder(out: Path, folder: Path) -> None:
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write ``table`` to ``path`` (.parquet or .csv) atomically: whole, or not at all."""
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         if out.suffix == ".csv":
             table.to_csv(tmp, index=False, date_format="%Y-%m-%d")
         else:
             table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+
+    return write_atomic(out, write)
 
 
 def run_scenario(params, seed: int | None = 0) -> tuple[MarketModel, pd.DataFrame]:

@@ -333,3 +333,59 @@ def test_a_scheduler_that_does_not_answer(capsys, cwd):
     line = one_line(err)
     assert code == 2 and address in line and "did not answer" in line
     assert files_in(cwd) == ["spec.toml"]
+
+
+@needs_sweep
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        "",
+        '[parameters."adoption.imitation"]\nvalues = [0.3]\n',
+        '[parameters."adoption.imitation"]\nvalues = [0.3, 0.3]\n',
+        '[parameters."adoption.imitation"]\nmin = 0.1\nmax = 0.5\nlevels = 1\n',
+    ],
+    ids=["no-parameters", "one-value", "one-distinct-value", "one-level"],
+)
+def test_a_sweep_that_varies_no_parameter_is_refused(capsys, cwd, parameters):
+    write(cwd / "spec.toml", SWEEP_HEAD + parameters)
+    code, err = cli(capsys, "sweep", "spec.toml", "--out", "out")
+    line = one_line(err)
+    assert code == 2 and "varies no parameter" in line and "min and max" in line
+    assert files_in(cwd) == ["spec.toml"] and not (cwd / "out").exists()
+
+
+@pytest.mark.parametrize("command", [["run", *SHORT, "--out", "r.csv"], ["params"]])
+def test_a_scenario_path_that_is_a_folder_is_named_as_such(capsys, cwd, command):
+    (cwd / "folder.toml").mkdir()
+    code, err = cli(capsys, command[0], "--scenario", "folder.toml", *command[1:])
+    line = one_line(err)
+    assert code == 2 and "'folder.toml' is not a regular file (a folder)" in line
+    assert files_in(cwd) == []
+
+
+def test_results_are_written_with_the_users_umask(cwd):
+    """A colleague on the same machine can read the results: mode 0644 under umask 022, 0640 under 027."""
+    for mask, mode in [(0o022, 0o644), (0o027, 0o640)]:
+        out = cwd / f"r-{mask:o}.parquet"
+        done = subprocess.run(
+            ["bash", "-c", f'umask {mask:o} && "{EXE}" run {" ".join(SHORT)} --out {out}'],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        assert out.stat().st_mode & 0o777 == mode
+
+
+def test_every_atomic_writer_gives_the_umask_mode(tmp_path):
+    """Sweep files, reports and calibrated scenarios go through one writer that applies the umask."""
+    from agentmarket.files import write_all_atomic, write_atomic
+
+    old = os.umask(0o022)
+    try:
+        one = write_atomic(tmp_path / "a" / "one.txt", lambda p: p.write_text("1"), durable=True)
+        write_all_atomic({tmp_path / "two.txt": lambda p: p.write_text("2")})
+    finally:
+        os.umask(old)
+    assert one.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "two.txt").stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["one.txt", "two.txt"]

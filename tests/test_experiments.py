@@ -99,7 +99,7 @@ def test_cli_scheduler_that_does_not_answer_exits_2(tmp_path: Path, scenario: st
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     spec = tmp_path / "s.toml"
-    spec.write_text(f'scenario = "{scenario}"\nmonths = 6\n')
+    spec.write_text(f'scenario = "{scenario}"\nmonths = 6\n[parameters."adoption.imitation"]\nvalues = [0.1, 0.2]\n')
     proc = subprocess.run(
         [AGENTMARKET, "sweep", str(spec), "--out", str(tmp_path / "out"), "--scheduler", f"tcp://127.0.0.1:{port}"],
         capture_output=True,

@@ -8,7 +8,6 @@ scenario file that extends the scenario it started from and states the fitted va
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import tomli_w
 
 from agentmarket.calibration.validate import calibration_loss, run_seeds
 from agentmarket.errors import InputError
+from agentmarket.files import write_atomic
 from agentmarket.params import month_index
 from agentmarket.scenarios import load_scenario
 
@@ -125,9 +125,9 @@ def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: flo
         "description": f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
         **nest({k: v if isinstance(v, int) else float(f"{v:.6g}") for k, v in values.items()}),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "wb") as fh:
-        tomli_w.dump(doc, fh)
-    os.replace(tmp, out)
-    return out
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            tomli_w.dump(doc, fh)
+
+    return write_atomic(out, write)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from agentmarket.errors import InputError
+from agentmarket.files import write_all_atomic
 from agentmarket.params import Layer, Params
 
 SUMMARY_COLUMNS = ("scenario", "date", "entity", "metric", "median", "p05", "p95", "mean", "seeds")
@@ -262,30 +262,6 @@ def draw_panel(ax, summary: pd.DataFrame, panel: Panel, labels: list[str], style
         ax.set_ylim(bottom=max(GROSS_MARGIN_FLOOR, low - 0.05))
 
 
-def current_umask() -> int:
-    """The process's file-creation mask, so that files written via temporary names get usual permissions."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomically(writers: dict[Path, Callable[[Path], object]]) -> None:
-    """Write every file to a temporary name, then move all into place: all files or none."""
-    temps: dict[Path, Path] = {}
-    try:
-        for path, write in writers.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            os.close(fd)
-            temps[path] = Path(tmp)
-            write(Path(tmp))
-            os.chmod(tmp, 0o666 & ~current_umask())
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
-
-
 def compare_scenarios(
     names: Sequence[str],
     seeds: int = 10,
@@ -316,7 +292,7 @@ def compare_scenarios(
     runs["scenario"] = runs["scenario"].astype(str)
     summary = summarise(runs)
     figure, table = folder / FIGURE_NAME, folder / TABLE_NAME
-    write_atomically(
+    write_all_atomic(
         {
             figure: lambda tmp: plot_comparison(summary, tmp),
             table: lambda tmp: summary.to_csv(tmp, index=False, date_format="%Y-%m-%d"),

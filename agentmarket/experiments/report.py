@@ -22,6 +22,7 @@ from agentmarket.experiments.design import design_seed, problem
 from agentmarket.experiments.runner import summarise
 from agentmarket.experiments.spec import DesignKind, Keep, SweepSpec
 from agentmarket.experiments.store import read_design, read_manifest, read_results, read_sweep
+from agentmarket.files import write_atomic
 
 REPORT_DIR = "report"
 FAN_POINTS = 8  # design points drawn in one fan chart; more would hide each other
@@ -258,10 +259,8 @@ def write_page(report: Report, spec: SweepSpec, doc: dict[str, Any], parts: list
     if report.notes:
         body.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in report.notes) + "</ul>")
     page = report.folder / "index.html"
-    tmp = page.with_suffix(".html.tmp")
-    tmp.write_text(head + "\n".join(body) + "</body></html>\n", encoding="utf-8")
-    tmp.replace(page)
-    return page
+    text = head + "\n".join(body) + "</body></html>\n"
+    return write_atomic(page, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _facts(spec: SweepSpec, doc: dict[str, Any], manifest: pd.DataFrame) -> pd.DataFrame:

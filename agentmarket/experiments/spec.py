@@ -171,7 +171,26 @@ def load_spec(path: str | Path) -> SweepSpec:
     scenario = data.get("scenario")
     if isinstance(scenario, str) and not Path(scenario).is_absolute() and (path.parent / scenario).is_file():
         data["scenario"] = str(path.parent / scenario)
-    return parse_spec(data, origin=f"sweep spec {path.name!r}")
+    spec = parse_spec(data, origin=f"sweep spec {path.name!r}")
+    if not varied_parameters(spec):
+        raise InputError(
+            f'sweep spec {path.name!r}: varies no parameter; give at least one [parameters."KEY"] with min and max'
+            " or two or more values (for replicates of one scenario use agentmarket batch)"
+        )
+    return spec
+
+
+def varied_parameters(spec: SweepSpec) -> list[str]:
+    """The keys of ``spec.parameters`` that take more than one value across the design."""
+    varied = []
+    for key, rng in spec.parameters.items():
+        if rng.values is not None:
+            levels = {json.dumps(v, sort_keys=True, default=str) for v in rng.values}
+            if len(levels) > 1:
+                varied.append(key)
+        elif spec.design.kind is not DesignKind.GRID or rng.levels != 1:
+            varied.append(key)
+    return varied
 
 
 def base_raw(spec: SweepSpec) -> dict[str, Any]:

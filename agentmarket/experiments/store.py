@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,37 +25,13 @@ from agentmarket import __version__
 from agentmarket.errors import InputError
 from agentmarket.experiments.runner import RunResult
 from agentmarket.experiments.spec import SweepSpec
+from agentmarket.files import write_atomic
 from agentmarket.output import check_writable_folder
 
 SWEEP_FILE = "sweep.json"
 DESIGN_FILE = "design.parquet"
 MANIFEST_FILE = "manifest.jsonl"
 RUNS_DIR = "runs"
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename the result to ``path``: the file is whole or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
 
 
 def _write_json(doc: dict[str, Any]):
@@ -120,7 +95,7 @@ def init_dir(out: Path, spec: SweepSpec, digest: str, design: pd.DataFrame, n_ru
         (out / RUNS_DIR).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {str(out)!r} cannot be created: {exc.strerror}") from None
-    write_atomic(out / DESIGN_FILE, _write_parquet(design))
+    write_atomic(out / DESIGN_FILE, _write_parquet(design), durable=True)
     doc = {
         "spec": spec.model_dump(mode="json"),
         "spec_hash": digest,
@@ -129,7 +104,7 @@ def init_dir(out: Path, spec: SweepSpec, digest: str, design: pd.DataFrame, n_ru
         "points": len(design),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_atomic(out / SWEEP_FILE, _write_json(doc))
+    write_atomic(out / SWEEP_FILE, _write_json(doc), durable=True)
 
 
 def run_path(out: Path, run_id: str) -> Path:
@@ -140,7 +115,7 @@ def write_run(out: Path, result: RunResult) -> Path | None:
     """Write a finished run's table atomically; a failed run has no file."""
     if result.table is None:
         return None
-    return write_atomic(run_path(out, result.run.run_id), _write_parquet(result.table))
+    return write_atomic(run_path(out, result.run.run_id), _write_parquet(result.table), durable=True)
 
 
 class Manifest:

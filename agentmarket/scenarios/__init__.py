@@ -43,6 +43,8 @@ def list_scenarios() -> list[tuple[str, str]]:
 def read_toml(path: str | Path, what: str = "scenario file") -> dict[str, Any]:
     """A TOML file as a dictionary; a missing, unreadable or malformed file is one-line :class:`InputError`."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(f"{what} {str(path)!r} is not a regular file ({_file_kind(path)}); give a .toml file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -55,6 +57,19 @@ def read_toml(path: str | Path, what: str = "scenario file") -> dict[str, Any]:
         raise InputError(f"{what} {str(path)!r} is not valid TOML: {exc}") from None
 
 
+def _file_kind(path: Path) -> str:
+    """What a path that is not a regular file is, in a word or two, for error messages."""
+    if path.is_dir():
+        return "a folder"
+    if path.is_fifo():
+        return "a named pipe"
+    if path.is_socket():
+        return "a socket"
+    if path.is_char_device() or path.is_block_device():
+        return "a device"
+    return "not a plain file"
+
+
 def _resolve(name_or_path: str | Path) -> Path:
     text = str(name_or_path)
     bundled = bundled_scenarios()
@@ -62,6 +77,8 @@ def _resolve(name_or_path: str | Path) -> Path:
         return bundled[text]
     path = Path(text)
     if path.suffix == ".toml" or path.exists() or "/" in text:
+        if path.exists() and not path.is_file():
+            raise InputError(f"scenario file {text!r} is not a regular file ({_file_kind(path)}); give a .toml file")
         if not path.is_file():
             raise InputError(
                 f"scenario file {text!r} does not exist; give a bundled name ({', '.join(bundled)}) or a .toml path"
