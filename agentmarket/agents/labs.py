@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy, decaying_growth, month_index
+from agentmarket.market import MarketConditions, decaying_growth, holt_update, month_index
+from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy
 
 if TYPE_CHECKING:
+    from agentmarket.agents.clouds import CloudAgent
     from agentmarket.model import MarketModel
 
 DISTRESS_MONTHS_TO_EXIT = 6
@@ -73,6 +75,18 @@ class LabAgent(mesa.Agent):
         self.reset_month()
         self.service_level = 1.0
         self.gross_margin = 0.0
+        self.sellers: list[tuple[int, CloudAgent]] = []
+        self.fleet: list[CloudAgent] = []
+
+    @property
+    def conditions(self) -> MarketConditions:
+        """This month's market conditions, as the model observed them."""
+        return self.model.conditions
+
+    def connect(self, sellers: list[tuple[int, CloudAgent]], fleet: list[CloudAgent]) -> None:
+        """The open clouds this lab may book with (with their index among the model's clouds) and its own fleet."""
+        self.sellers = list(sellers)
+        self.fleet = list(fleet)
 
     def reset_month(self) -> None:
         """Zero the flows of the month; stocks (cash, contracts, capability) carry over."""
@@ -103,10 +117,10 @@ class LabAgent(mesa.Agent):
         Capped at ``max_share``. Effective compute is training compute served times the
         algorithmic gain of its year; it stops adding after ``stall_month``.
         """
-        m, cap = self.model, self.model.params.capability
+        m, cap = self.conditions, self.model.params.capability
         stalled = bool(cap.stall_month) and m.month > month_index(cap.stall_month)
         if not stalled:
-            years = (m.month - m.params.start_index) / 12.0
+            years = m.years_elapsed
             self.training_compute += self.training_served * (1.0 + cap.algorithmic_gain_per_year) ** years
         # max * x / (1 + x) with x = (compute / half)^elasticity, in logs so that no power overflows
         if self.training_compute > 0:
@@ -114,7 +128,7 @@ class LabAgent(mesa.Agent):
             base = cap.max_share / (1.0 + math.exp(-min(max(z, -700.0), 700.0)))
         else:
             base = 0.0
-        step = cap.step_size if m.month >= m.step_index else 0.0
+        step = cap.step_size if m.capability_stepped else 0.0
         self.capability = min(cap.max_share, (base + step) * self.spec.coding_focus)
 
     # ----- prices -----------------------------------------------------------------------
@@ -137,12 +151,12 @@ class LabAgent(mesa.Agent):
     @property
     def contract_price_now(self) -> float:
         """Average price of this month's contracts, else the market's contract price (USD/acc-month)."""
-        month = self.model.month
+        month = self.conditions.month
         live = [c for c in self.contracts if c.start <= month < c.end]
         acc = sum(c.acc for c in live)
         if acc > 0:
             return sum(c.acc * c.price_usd_per_acc_month for c in live) / acc
-        return self.model.market_contract_price
+        return self.conditions.contract_price_usd_per_acc_month
 
     @property
     def api_price_usd_per_acc(self) -> float:
@@ -153,11 +167,11 @@ class LabAgent(mesa.Agent):
         at the capability step (a new generation); efficiency gains between generations lower
         the lab's cost, not the price. ``cost``: a multiple of this month's cloud cost-plus price.
         """
-        m = self.model
+        m = self.conditions
         if self.spec.api_price_basis is ApiPriceBasis.LIST:
-            basis = m.list_base_price / m.efficiency_trend
+            basis = m.list_base_price_usd_per_acc_month / m.efficiency_trend
         else:
-            basis = m.market_base_price
+            basis = m.base_price_usd_per_acc_month
         return self.spec.api_price_multiple * basis * self.price_index
 
     def set_price(self, rivals: list[LabAgent]) -> None:
@@ -186,7 +200,8 @@ class LabAgent(mesa.Agent):
 
     # ----- demand and capacity ----------------------------------------------------------
     def months_since_start(self) -> float:
-        return self.model.month - self.model.params.start_index
+        """Months since the run's first month."""
+        return self.conditions.month - self.conditions.start_month
 
     def plan_training(self) -> None:
         """Training budget: a floor plus a share of the revenue expected ``training_lookahead_months``
@@ -216,7 +231,7 @@ class LabAgent(mesa.Agent):
         ``other_revenue_growth_half_life_years`` (so growth slows as the business matures).
         """
         s = self.spec
-        years = self.months_since_start() / 12.0
+        years = self.conditions.years_elapsed
         growth = decaying_growth(years, s.other_revenue_growth_per_year, s.other_revenue_growth_half_life_years)
         return s.other_revenue_usd_per_month * growth
 
@@ -229,7 +244,7 @@ class LabAgent(mesa.Agent):
         self.coding_demand = coding_acc
         self.other_demand = (
             self.other_revenue_now() * self.spec.other_compute_cost_share / price
-            + self.spec.free_users * self.spec.free_user_acc_per_user * self.model.compute_efficiency
+            + self.spec.free_users * self.spec.free_user_acc_per_user * self.conditions.compute_efficiency
         )
         self.training_demand = self.training_budget_usd / price
         self.demand = self.coding_demand + self.other_demand + self.training_demand
@@ -240,13 +255,9 @@ class LabAgent(mesa.Agent):
 
     def update_forecast(self) -> None:
         """Holt's linear smoothing of total compute demand (accelerator-months per month)."""
-        a = self.spec.forecast_smoothing
-        if self.forecast_level == 0.0:
-            self.forecast_level = self.demand
-            return
-        prev = self.forecast_level
-        self.forecast_level = a * self.demand + (1 - a) * (prev + self.forecast_trend)
-        self.forecast_trend = a * (self.forecast_level - prev) + (1 - a) * self.forecast_trend
+        self.forecast_level, self.forecast_trend = holt_update(
+            self.forecast_level, self.forecast_trend, self.demand, self.spec.forecast_smoothing
+        )
 
     def forecast(self, months_ahead: int) -> float:
         return max(0.0, self.forecast_level + months_ahead * self.forecast_trend)
@@ -262,15 +273,15 @@ class LabAgent(mesa.Agent):
         """
         if self.state is not LabState.ACTIVE:
             return
-        m = self.model
+        m = self.conditions
         lead = self.spec.booking_lead_months
-        if m.month == m.params.start_index and lead > 0:
+        if m.month == m.start_month and lead > 0:
             self.sign_contracts(m.month, lead, self.demand * (1.0 + self.spec.booking_buffer))
         start = m.month + lead
         total = self.forecast(lead)
         inference_share = self.inference_demand / self.demand if self.demand > 0 else 1.0
         self.planned_inference[start] = total * inference_share
-        own = sum(c.expected_capacity(start) for c in m.clouds if c.owner == self.name)
+        own = sum(c.expected_capacity(start) for c in self.fleet)
         need = total * (1.0 + self.spec.booking_buffer) - self.contracted(start) - own
         self.sign_contracts(start, self.spec.contract_months, need)
 
@@ -278,21 +289,19 @@ class LabAgent(mesa.Agent):
         """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""
         if need <= 0:
             return
-        m = self.model
-        clouds = m.clouds_for(self)
-        offers = np.array([c.offer_capacity(start) for c in clouds])
+        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
         if offers.sum() <= 0:
             return
         total = offers.sum()
         take = offers if need >= total else offers * (need / total)
-        for cloud, acc in zip(clouds, take, strict=True):
+        for (index, cloud), acc in zip(self.sellers, take, strict=True):
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)
-            self.contracts.append(Contract(m.cloud_index[cloud.name], start, start + months, acc, cloud.contract_price))
+            self.contracts.append(Contract(index, start, start + months, acc, cloud.contract_price))
 
     def drop_expired_contracts(self) -> None:
-        month = self.model.month
+        month = self.conditions.month
         self.contracts = [c for c in self.contracts if c.end > month]
         self.planned_inference = {t: v for t, v in self.planned_inference.items() if t >= month}
 
@@ -312,7 +321,7 @@ class LabAgent(mesa.Agent):
         train_share = self.training_demand / self.demand if self.demand > 0 else 0.0
         self.training_cost = compute_paid_usd * train_share
         self.inference_cost = compute_paid_usd - self.training_cost
-        planned_acc = self.planned_inference.get(self.model.month, self.inference_demand)
+        planned_acc = self.planned_inference.get(self.conditions.month, self.inference_demand)
         self.inference_cost_planned = planned_acc * self.contract_price_now
         self.other_cost = (
             (s.other_cost_fixed_usd_per_month + s.other_cost_share_of_revenue * self.revenue) if self.active else 0.0
@@ -363,7 +372,7 @@ class LabAgent(mesa.Agent):
 
     @property
     def api_revenue_total(self) -> float:
-        return self.api_revenue + self.other_revenue * self.model.params.labs[self.name].other_api_share
+        return self.api_revenue + self.other_revenue * self.spec.other_api_share
 
     @property
     def exited(self) -> int:
