@@ -413,6 +413,7 @@ class MarketModel(mesa.Model):
         spot_price = np.array([c.spot_price for c in self.clouds])
         paid = self._contract_value * fill[:, None] + result.spot_served * spot_price[:, None]
         lab_paid = paid[:, : len(self.labs)].sum(axis=0)
+        lab_spot_paid = (result.spot_served * spot_price[:, None])[:, : len(self.labs)].sum(axis=0)
         for c, revenue in zip(self.clouds, paid.sum(axis=1), strict=True):
             c.revenue = float(revenue)
         served = result.contract_served + result.spot_served
@@ -420,9 +421,11 @@ class MarketModel(mesa.Model):
         self.other_ai_paid = float(paid[:, -1].sum())
 
         lab_served = served[:, : len(self.labs)].sum(axis=0)
-        service = np.array(
-            [min(1.0, lab_served[j] / lab.demand) if lab.demand > 0 else 1.0 for j, lab in enumerate(self.labs)]
-        )
+        asked_contracts = self._contract_req.sum(axis=0)
+        for j, lab in enumerate(self.labs):
+            fill_j = result.contract_served[:, j].sum() / asked_contracts[j] if asked_contracts[j] > 0 else 1.0
+            lab.receive_compute(float(lab_served[j]), float(fill_j), float(result.spot_served[:, j].sum()))
+        service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
         dev.pay(self.offer, service)
         subs = dev.revenue_by_lab(Channel.SUBSCRIPTION)
@@ -431,7 +434,7 @@ class MarketModel(mesa.Model):
         subscribers = dev.subscribers_by_lab()
         clients_over_100m = dev.clients_over_by_lab(1e8)
         for j, lab in enumerate(self.labs):
-            lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_served[j]))
+            lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_spot_paid[j]))
             lab.subscribers = float(subscribers[j])
             lab.agent_work_share = float(work[j])
             lab.clients_over_100m = int(clients_over_100m[j])
