@@ -61,6 +61,7 @@ MARKET_METRICS = (
     "adopters",
     "subscription_price",
     "compute_price",
+    "h100_rental_price",
     "memory_price",
     "developer_payments",
     "compute_served",
@@ -199,6 +200,21 @@ class MarketModel(mesa.Model):
         w = np.array([max(c.capacity, 1e-9) for c in open_clouds])
         price = np.array([c.compute_price for c in open_clouds])
         return float(np.dot(w, price) / w.sum())
+
+    @property
+    def h100_rental_price(self) -> float:
+        """What an H100-class accelerator-hour rented for this month, USD per H100-hour.
+
+        Open clouds' compute payments (contracts at the prices they were signed at, spot at
+        this month's spot price) over the compute they served, per hour of the month. One
+        model accelerator is one H100-class unit of compute, so no further factor enters.
+        Before any compute is served it is the capacity-weighted spot price.
+        """
+        open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
+        served = sum(c.served for c in open_clouds)
+        if served <= 0:
+            return self.compute_price
+        return sum(c.revenue for c in open_clouds) / served / self.params.hardware.hours_per_month
 
     @property
     def memory_price(self) -> float:
@@ -374,8 +390,7 @@ class MarketModel(mesa.Model):
         for s in self.suppliers:
             s.record_flow(result.node_asked[s.name], result.node_served[s.name], s.name in result.binding_nodes)
         for c in self.clouds:
-            c.requested = result.node_asked[c.name]
-            c.served = result.node_served[c.name]
+            c.record_clearing(result.node_asked[c.name], result.node_served[c.name], result.node_available[c.name])
         self.binding_layers = {self.graph.nodes[n].get("layer") for n in result.binding_nodes} - {None}
         self.cloud_binding = int(any(self.graph.nodes[n]["kind"] == "cloud" for n in result.binding_nodes))
         self.max_flow = result.max_flow

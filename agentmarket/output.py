@@ -26,6 +26,7 @@ UNITS: dict[str, str] = {
     "market.adopters": "developers",
     "market.subscription_price": "USD/month, average price of the subscription plans held",
     "market.compute_price": "USD/accelerator-hour (capacity-weighted spot price)",
+    "market.h100_rental_price": "USD per H100-hour: open clouds' compute payments over compute served",
     "market.memory_price": "USD per accelerator's HBM",
     "market.developer_payments": "USD/month",
     "market.compute_served": "accelerators (accelerator-months per month)",

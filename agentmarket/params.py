@@ -92,7 +92,12 @@ class Market(Schema):
         4.0, "years", "the growth rate of other AI workloads' demand halves this often", gt=0, le=1000
     )
     other_ai_max_price_usd_per_acc_month: float = P(
-        4000.0, "USD/accelerator-month", "the most other AI workloads pay for spot compute", ge=0, le=1e6
+        4000.0,
+        "USD/accelerator-month",
+        "the most other AI workloads pay for spot compute (baseline: the 2023 on-demand list price of an H100, "
+        "AWS p5 98.32 USD/h for 8)",
+        ge=0,
+        le=1e6,
     )
 
 
@@ -339,8 +344,21 @@ class Cloud(Schema):
     initial_capacity_acc: float = P(
         1e6, "accelerators", "data-centre places fitted with accelerators in the first month", ge=0, le=1e10
     )
-    capex_usd_per_year: float = P(1e11, "USD/year", "capital budget for new places in the first year", ge=0, le=1e14)
-    capex_growth_per_year: float = P(0.3, "1/year", "growth of the capital budget", ge=-0.9, le=10)
+    capex_usd_per_year: float = P(
+        1e11,
+        "USD/year",
+        "capital budget for new places in the first year (baseline: each hyperscaler's 2023 capital spending, "
+        "company reports)",
+        ge=0,
+        le=1e14,
+    )
+    capex_growth_per_year: float = P(
+        0.3,
+        "1/year",
+        "growth of the capital budget (baseline: from the 2023 figure to the 2026 plan, targets capex_2026_*)",
+        ge=-0.9,
+        le=10,
+    )
     capex_usd_per_acc: float = P(
         17_500.0,
         "USD/accelerator",
@@ -358,7 +376,11 @@ class Cloud(Schema):
     )
     margin: float = P(0.2, "fraction", "markup of the compute price over cost", ge=0, le=10)
     scarcity_premium: float = P(
-        1.5, "1", "how steeply the spot price rises as utilisation approaches full", ge=0, le=100
+        1.5,
+        "1",
+        "how steeply compute prices rise as what is asked nears what the cloud can deliver (calibrated)",
+        ge=0,
+        le=100,
     )
     utilization_knee: float = P(0.8, "fraction", "utilisation above which the spot price rises", ge=0, lt=1)
     upstream: list[str] = P([], "names", "suppliers feeding the cloud (empty: every grid supplier)")
@@ -376,7 +398,9 @@ class Supplier(Schema):
     capacity: float = P(
         1e5,
         "accelerators/month (memory, packaging) or MW (power, grid)",
-        "output per month, or power that can be used, in the first month",
+        "output per month, or power that can be used, in the first month (calibrated in the baseline: no 2023 "
+        "figure; checks: TrendForce 75-80k CoWoS wafers/month at 2025-12, LBNL 176 TWh/yr of US data-centre "
+        "electricity in 2023)",
         ge=0,
         le=1e12,
     )
@@ -387,12 +411,34 @@ class Supplier(Schema):
         ge=0,
         le=1e12,
     )
-    expansion_per_year: float = P(0.5, "1/year", "largest yearly capacity growth an expansion may add", ge=0, le=100)
-    pipeline_growth_per_year: float = P(
-        0.0, "1/year", "growth already on order when the run starts, arriving over the first lead_months", ge=0, le=100
+    expansion_per_year: float = P(
+        0.5,
+        "1/year",
+        "largest yearly capacity growth that orders may add (calibrated; Epoch AI: AI-chip component spend grew "
+        "2.36-fold 2024->2025; LBNL: about 19% of queued grid requests reach operation)",
+        ge=0,
+        le=100,
     )
-    expansion_trigger: float = P(0.85, "fraction", "utilisation that triggers an expansion order", ge=0, le=1)
-    lead_months: int = P(18, "months", "from an expansion order to capacity in service", ge=0, le=240)
+    pipeline_growth_per_year: float = P(
+        0.0,
+        "1/year",
+        "growth already on order when the run starts, arriving over the first lead_months (packaging: TrendForce "
+        "+60%/year of CoWoS wafers; power and grid: LBNL US data-centre electricity 13-27%/year to 2028; memory "
+        "calibrated)",
+        ge=0,
+        le=100,
+    )
+    expansion_trigger: float = P(
+        0.85, "fraction", "utilisation above which a supplier orders expansion (assumed; no figure)", ge=0, le=1
+    )
+    lead_months: int = P(
+        18,
+        "months",
+        "from an expansion order to capacity in service (grid: LBNL Queued Up 2024, median 5 years from "
+        "interconnection request to operation; packaging, memory, power calibrated)",
+        ge=0,
+        le=240,
+    )
     base_price: float = P(
         1000.0,
         "USD/accelerator (memory, packaging), USD/MWh (power), USD/kW-month (grid)",

@@ -89,6 +89,7 @@ class ClearingResult:
     spot_served: np.ndarray
     node_served: dict[str, float]
     node_asked: dict[str, float]  # demand reaching each node, not capped by the nodes below it
+    node_available: dict[str, float]  # what each node could pass on if asked for all of it, same shares
     max_flow: float
     requested: float
     binding_nodes: set[str] = field(default_factory=set)
@@ -157,12 +158,15 @@ class Clearing:
                 incoming[u] += take[v] * w
                 incoming_asked[u] += passed_up * w
         served: dict[str, float] = {}
+        available: dict[str, float] = {}
         inflow: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
+        avail_in: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
         contract = np.zeros_like(contract_req)
         spot = np.zeros_like(spot_req)
         for v in self.upstream_nodes:
             got = take[v] if not self.preds[v] else inflow[v]
             served[v] = min(capacity[v], got, take[v])
+            available[v] = capacity[v] if not self.preds[v] else min(capacity[v], avail_in[v])
             if v in self.cloud_pos:
                 i = self.cloud_pos[v]
                 contract[i], spot[i] = ration_cloud(i, served[v], contract_req[i], spot_req[i])
@@ -172,12 +176,13 @@ class Clearing:
             share = wanted / wanted.sum() if wanted.sum() > 0 else np.zeros(len(succ))
             for w, s in zip(succ, share, strict=True):
                 inflow[w] += served[v] * s
+                avail_in[w] += available[v] * s
         requested = float(requests.sum())
         if contract.sum() + spot.sum() >= requested * (1.0 - 1e-12):
             # A feasible flow already meets every request: the maximum flow is the requests, no link binds.
-            return ClearingResult(contract, spot, served, asked, requested, requested, set())
+            return ClearingResult(contract, spot, served, asked, available, requested, requested, set())
         max_flow, binding = self.min_cut(capacity, requests)
-        return ClearingResult(contract, spot, served, asked, max_flow, requested, binding)
+        return ClearingResult(contract, spot, served, asked, available, max_flow, requested, binding)
 
     def _weights(self, v: str, capacity: dict[str, float]) -> np.ndarray:
         """How node ``v`` splits what it asks among its suppliers: pro rata to their capacity."""

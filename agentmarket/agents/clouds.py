@@ -74,6 +74,7 @@ class CloudAgent(mesa.Agent):
         self.spot_price = 0.0
         self.served = 0.0
         self.requested = 0.0
+        self.deliverable = self.capacity
         self.revenue = 0.0
         self.capex = 0.0
         self.forecast_level = 0.0
@@ -135,16 +136,39 @@ class CloudAgent(mesa.Agent):
             self.contract_price = self.spot_price = base
             return
         lead_month = m.month + self.forward_months
-        expected = self.booked.get(lead_month, 0.0) / max(self.expected_capacity(lead_month), 1e-9)
+        expected = self.expected_pressure(lead_month)
         self.contract_price = base * (
             1.0 + self.spec.scarcity_premium * min(tightness(expected, self.spec.utilization_knee), 1.0)
         )
-        pressure = self.requested / self.capacity if self.capacity > 0 else 0.0
+        pressure = self.requested / self.deliverable if self.deliverable > 0 else 0.0
         target = base * (1.0 + self.spec.scarcity_premium * min(tightness(pressure, self.spec.utilization_knee), 2.0))
         if self.spot_price <= 0:
             self.spot_price = target
         else:
             self.spot_price *= (target / self.spot_price) ** SPOT_ADJUSTMENT
+
+    def record_clearing(self, requested: float, served: float, available: float) -> None:
+        """Store what was asked of the cloud, what it served and what it could serve (accelerators).
+
+        What it could serve is the smaller of its places and what its upstream layers could
+        deliver to it: a binding link upstream tightens the cloud's market as full places
+        would, so spot prices carry upstream scarcity downstream.
+        """
+        self.requested = requested
+        self.served = served
+        self.deliverable = min(self.capacity, available)
+
+    def expected_pressure(self, month: int) -> float:
+        """Demand over deliverable compute the cloud expects in ``month``, a contract's start.
+
+        Demand is the larger of its book and its forecast of what will be asked of it;
+        deliverable compute is its places by then, filled in the share the upstream layers
+        fill them now. A contract signed in a shortage carries the shortage's price.
+        """
+        ahead = month - self.conditions.month
+        asked = max(self.booked.get(month, 0.0), self.forecast_level + ahead * self.forecast_trend)
+        fill = self.deliverable / self.capacity if self.capacity > 0 else 1.0
+        return asked / max(self.expected_capacity(month) * fill, 1e-9)
 
     def expected_capacity(self, month: int) -> float:
         """Places in service by ``month``, counting builds already ordered."""
@@ -176,7 +200,7 @@ class CloudAgent(mesa.Agent):
         target = max(self.booked.get(arrive, 0.0) / 0.9, forecast * (1.0 + BUILD_HEADROOM))
         want = max(0.0, target - self.expected_capacity(arrive))
         afford = self.capex_budget_usd_per_month / self.capex_per_acc
-        busy = self.utilization >= self.spec.utilization_knee
+        busy = self.requested >= self.spec.utilization_knee * self.capacity
         build = afford if self.owner or busy else min(want, afford)
         self.capex = build * self.capex_per_acc
         if build > 0:
