@@ -297,7 +297,7 @@ def validate(
     for col in ("id", "kind", "target", "unit", "model mean", "5-95%", "tolerance", "status"):
         out.add_column(col, overflow="fold")
     for r in table.to_dict("records"):
-        band = f"{_fmt(r['p05'])} .. {_fmt(r['p95'])}" if r["p05"] == r["p05"] else "-"
+        band = f"{_fmt(r['p05'])} .. {_fmt(r['p95'])}" if r["p05"] == r["p05"] else (r.get("detail") or "-")
         tol = r["tolerance"]
         tol = f"{tol:.0%}" if tol is not None and tol == tol else "-"
         out.add_row(r["id"], r["kind"], r["target"], r["unit"], _fmt(r["model mean"]), band, tol, r["status"])

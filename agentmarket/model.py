@@ -24,7 +24,8 @@ from agentmarket.agents.clouds import CloudAgent, spot_demand_share
 from agentmarket.agents.developers import Channel, Developer, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
-from agentmarket.params import Layer, Params, decaying_growth, month_index, month_label
+from agentmarket.market import MarketConditions, base_price, contract_price, decaying_growth, month_index, month_label
+from agentmarket.params import Layer, Params
 from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
 
 LAB_METRICS = (
@@ -96,10 +97,14 @@ class MarketModel(mesa.Model):
             SupplierAgent.create_agents(self, len(p.suppliers), name=list(p.suppliers), spec=list(p.suppliers.values()))
         )
         self.clouds = list(
-            CloudAgent.create_agents(self, len(p.clouds), name=list(p.clouds), spec=list(p.clouds.values()))
+            CloudAgent.create_agents(
+                self, len(p.clouds), name=list(p.clouds), spec=list(p.clouds.values()), forward_months=self.booking_lead
+            )
         )
         self.labs = list(LabAgent.create_agents(self, len(p.labs), name=list(p.labs), spec=list(p.labs.values())))
         self.cloud_index = {c.name: i for i, c in enumerate(self.clouds)}
+        for lab in self.labs:
+            lab.connect(self.sellers_for(lab), [c for c in self.clouds if c.owner == lab.name])
         self.lab_names = [lab.name for lab in self.labs]
         self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
@@ -121,17 +126,20 @@ class MarketModel(mesa.Model):
         self._wage_quantiles: np.ndarray | None = None
         self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
         self.offer: Offer | None = None
-        for lab in self.labs:
-            lab.update_capability()
         for supplier in self.suppliers:
             supplier.set_price()
-        self.update_layer_costs()
+        self.start_base_price = float("nan")
+        self.conditions = self.observe_market()
+        for lab in self.labs:
+            lab.update_capability()
         open_capacity = sum(c.capacity for c in self.clouds if not c.owner)
         for cloud in self.clouds:
             if not cloud.owner and open_capacity > 0:
                 cloud.requested = p.market.other_ai_demand_acc * cloud.capacity / open_capacity
             cloud.set_prices()
-        self.start_base_price = self.market_base_price
+        self.observe_cloud_prices()
+        self.start_base_price = self.conditions.base_price_usd_per_acc_month
+        self.conditions = self.conditions.with_start_base_price(self.start_base_price)
         self.datacollector = self._make_datacollector() if p.simulation.collect_data else None
 
     # ----- derived quantities -------------------------------------------------------------
@@ -147,65 +155,43 @@ class MarketModel(mesa.Model):
     @property
     def hardware_deflator(self) -> float:
         """Cost, power and upstream inputs per H100-class unit relative to the first month (falls each year)."""
-        return (1.0 - self.params.hardware.price_performance_gain_per_year) ** self.years_elapsed
-
-    @property
-    def kw_per_acc(self) -> float:
-        """All-in power of one H100-class unit of compute this month, kW."""
-        return self.params.hardware.kw_per_acc * self.hardware_deflator
+        return self.conditions.hardware_deflator
 
     @property
     def compute_efficiency(self) -> float:
-        """Compute per unit of agent work relative to the first month: falls each year, and by
-        ``step_compute_factor`` from the capability step on."""
-        trend = self.efficiency_trend
-        return trend * self.params.capability.step_compute_factor if self.month >= self.step_index else trend
-
-    @property
-    def efficiency_trend(self) -> float:
-        """Compute per unit of agent work from the yearly efficiency gain alone (1 in the first month)."""
-        return (1.0 - self.params.capability.efficiency_gain_per_year) ** self.years_elapsed
-
-    def update_layer_costs(self) -> None:
-        """Each layer's mean cost per H100-class unit in service (USD/month), from this month's supplier prices."""
-        cost: dict[Layer, list[float]] = {layer: [] for layer in Layer}
-        for s in self.suppliers:
-            cost[s.layer].append(s.cost_to_buyer_usd_per_acc_month)
-        self.layer_costs = {layer: float(np.mean(v)) if v else 0.0 for layer, v in cost.items()}
-
-    def accelerator_price_usd(self) -> float:
-        """Price of one H100-class accelerator today: logic, HBM and packaging, times the vendor's markup (USD)."""
-        hw = self.params.hardware
-        c = self.layer_costs
-        per_month = hw.logic_cost_usd_per_acc * self.hardware_deflator / hw.lifetime_months
-        per_month += c[Layer.MEMORY] + c[Layer.PACKAGING]
-        return per_month * hw.lifetime_months * (1.0 + hw.vendor_margin)
-
-    def accelerator_cost_usd_per_month(self) -> float:
-        """Monthly cost of one H100-class accelerator in service, USD: its price over its life, plus power and grid.
-
-        Prices are today's (replacement cost), so upstream price rises reach compute prices at once.
-        """
-        c = self.layer_costs
-        return self.accelerator_price_usd() / self.params.hardware.lifetime_months + c[Layer.POWER] + c[Layer.GRID]
-
-    @property
-    def market_contract_price(self) -> float:
-        """Average contract price of clouds that sell to all (USD per accelerator-month)."""
-        open_clouds = [c for c in self.clouds if not c.owner]
-        return float(np.mean([c.contract_price for c in open_clouds])) if open_clouds else self.clouds[0].contract_price
-
-    @property
-    def list_base_price(self) -> float:
-        """The first month's cloud cost-plus price deflated by hardware price-performance (USD/acc-month):
-        the basis of API list prices that do not float with upstream scarcity."""
-        return self.start_base_price * self.hardware_deflator
+        """Compute per unit of agent work relative to the first month, with the capability step."""
+        return self.conditions.compute_efficiency
 
     @property
     def market_base_price(self) -> float:
         """Cost plus margin of open clouds' compute, without scarcity premium (USD/acc-month)."""
-        open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
-        return float(np.mean([c.unit_cost_usd * (1.0 + c.spec.margin) for c in open_clouds]))
+        return self.conditions.base_price_usd_per_acc_month
+
+    @property
+    def market_contract_price(self) -> float:
+        """Average contract price of clouds that sell to all (USD per accelerator-month)."""
+        return self.conditions.contract_price_usd_per_acc_month
+
+    def observe_market(self) -> MarketConditions:
+        """The month's market conditions, from the parameters, the month and this month's supplier prices."""
+        return MarketConditions.build(
+            self.params,
+            self.month,
+            self.step_index,
+            [(s.layer, s.price) for s in self.suppliers],
+            self.start_base_price,
+        )
+
+    def observe_cloud_prices(self) -> None:
+        """Record the open clouds' base and contract prices, set in the cloud phase, in the month's conditions."""
+        open_clouds = [c for c in self.clouds if not c.owner]
+        priced = open_clouds or self.clouds
+        contract = (
+            contract_price(c.contract_price for c in open_clouds) if open_clouds else self.clouds[0].contract_price
+        )
+        self.conditions = self.conditions.with_cloud_prices(
+            base_price([c.unit_cost_usd for c in priced], [c.spec.margin for c in priced]), contract
+        )
 
     @property
     def compute_price(self) -> float:
@@ -276,10 +262,10 @@ class MarketModel(mesa.Model):
                 return layer.value
         return "cloud" if self.cloud_binding else "none"
 
-    def clouds_for(self, lab: LabAgent) -> list[CloudAgent]:
-        """Open clouds a lab may book with (its own fleet is not booked)."""
+    def sellers_for(self, lab: LabAgent) -> list[tuple[int, CloudAgent]]:
+        """Open clouds a lab may book with (its own fleet is not booked), with their index in ``clouds``."""
         names = set(self.graph.predecessors(lab.name))
-        return [c for c in self.clouds if c.name in names and not c.owner]
+        return [(i, c) for i, c in enumerate(self.clouds) if c.name in names and not c.owner]
 
     # ----- the month ----------------------------------------------------------------------
     def step(self) -> None:
@@ -302,14 +288,17 @@ class MarketModel(mesa.Model):
         return self
 
     def supply_phase(self) -> None:
+        """Suppliers receive expansions, set prices and order expansions; then the month's conditions are built."""
         for supplier in self.suppliers:
-            supplier.step()
-        self.update_layer_costs()
+            supplier.step(self.month)
+        self.conditions = self.observe_market()
 
     def cloud_phase(self) -> None:
+        """Clouds forget past bookings, receive new places, set prices and order places; their prices join the conditions."""
         for cloud in self.clouds:
             cloud.retire_bookings()
             cloud.step()
+        self.observe_cloud_prices()
 
     def lab_phase(self) -> None:
         for lab in self.labs:
@@ -337,7 +326,8 @@ class MarketModel(mesa.Model):
             plan_price_usd=price,
             plan_cap=cap,
             api_price_usd_per_acc=np.array([lab.api_price_usd_per_acc for lab in labs]),
-            compute_acc_per_work_share=self.params.developers.compute_acc_per_work_share * self.compute_efficiency,
+            compute_acc_per_work_share=self.params.developers.compute_acc_per_work_share
+            * self.conditions.compute_efficiency,
         )
 
     def developer_phase(self) -> None:
@@ -380,10 +370,14 @@ class MarketModel(mesa.Model):
             self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
         other = self.params.market
         self.other_ai_demand = other.other_ai_demand_acc * decaying_growth(
-            self.years_elapsed, other.other_ai_growth_per_year, other.other_ai_growth_half_life_years
+            self.conditions.years_elapsed, other.other_ai_growth_per_year, other.other_ai_growth_half_life_years
         )
         self._route_spot(
-            spot_req, n_b - 1, self.other_ai_demand, self.market_base_price, other.other_ai_max_price_usd_per_acc_month
+            spot_req,
+            n_b - 1,
+            self.other_ai_demand,
+            self.conditions.base_price_usd_per_acc_month,
+            other.other_ai_max_price_usd_per_acc_month,
         )
 
         capacity = {s.name: s.supports_acc for s in self.suppliers}
@@ -434,6 +428,7 @@ class MarketModel(mesa.Model):
         spot_price = np.array([c.spot_price for c in self.clouds])
         paid = self._contract_value * fill[:, None] + result.spot_served * spot_price[:, None]
         lab_paid = paid[:, : len(self.labs)].sum(axis=0)
+        lab_spot_paid = (result.spot_served * spot_price[:, None])[:, : len(self.labs)].sum(axis=0)
         for c, revenue in zip(self.clouds, paid.sum(axis=1), strict=True):
             c.revenue = float(revenue)
         served = result.contract_served + result.spot_served
@@ -441,9 +436,11 @@ class MarketModel(mesa.Model):
         self.other_ai_paid = float(paid[:, -1].sum())
 
         lab_served = served[:, : len(self.labs)].sum(axis=0)
-        service = np.array(
-            [min(1.0, lab_served[j] / lab.demand) if lab.demand > 0 else 1.0 for j, lab in enumerate(self.labs)]
-        )
+        asked_contracts = self._contract_req.sum(axis=0)
+        for j, lab in enumerate(self.labs):
+            fill_j = result.contract_served[:, j].sum() / asked_contracts[j] if asked_contracts[j] > 0 else 1.0
+            lab.receive_compute(float(lab_served[j]), float(fill_j), float(result.spot_served[:, j].sum()))
+        service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
         dev.pay(self.offer, service)
         subs = dev.revenue_by_lab(Channel.SUBSCRIPTION)
@@ -452,7 +449,7 @@ class MarketModel(mesa.Model):
         subscribers = dev.subscribers_by_lab()
         clients_over_100m = dev.clients_over_by_lab(1e8)
         for j, lab in enumerate(self.labs):
-            lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_served[j]))
+            lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_spot_paid[j]))
             lab.subscribers = float(subscribers[j])
             lab.agent_work_share = float(work[j])
             lab.clients_over_100m = int(clients_over_100m[j])

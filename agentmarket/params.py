@@ -8,11 +8,14 @@ named where a public figure set the value, and "calibrated" where none did.
 
 from __future__ import annotations
 
-import math
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agentmarket.market import decaying_growth as decaying_growth
+from agentmarket.market import month_index as month_index
+from agentmarket.market import month_label as month_label
 
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 OPTIONAL_MONTH_PATTERN = r"^(\d{4}-(0[1-9]|1[0-2]))?$"
@@ -27,29 +30,6 @@ class Schema(BaseModel):
     """Base of every parameter table: unknown keys are errors, values are checked on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def decaying_growth(years: float, first_year_growth: float, half_life_years: float) -> float:
-    """Growth factor after ``years`` when the log growth rate ln(1 + g) halves every ``half_life_years``.
-
-    Used for the exogenous series (other AI workloads, revenue outside coding agents), so
-    that they slow as they mature instead of compounding for ever.
-    """
-    if years <= 0:
-        return 1.0
-    decay = math.log(2.0) / half_life_years  # inf for a vanishing half-life: no growth at all
-    return math.exp(math.log1p(first_year_growth) * -math.expm1(-decay * years) / decay)
-
-
-def month_index(month: str) -> int:
-    """Months since year 0 for a ``YYYY-MM`` string, so that differences count months."""
-    year, mon = month.split("-")
-    return int(year) * 12 + int(mon) - 1
-
-
-def month_label(index: int) -> str:
-    """Inverse of :func:`month_index`."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 class NetworkKind(StrEnum):

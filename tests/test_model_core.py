@@ -230,7 +230,7 @@ def test_a_leaner_generation_at_the_step_lowers_compute_and_api_price_per_unit_o
     seen = {}
     for model in run_months(params):
         lab = model.labs[0]
-        seen[model.month] = (model.compute_efficiency, api_price_per_work(model, lab) / lab.price_index)
+        seen[model.conditions.month] = (model.compute_efficiency, api_price_per_work(model, lab) / lab.price_index)
     before, after = seen[model.step_index - 1], seen[model.step_index]
     trend = (1 - params.capability.efficiency_gain_per_year) ** (1 / 12)
     assert after[0] == pytest.approx(before[0] * trend * 0.5, rel=1e-9)

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.agents.suppliers import initial_pipeline, tightness
-from agentmarket.params import Cloud, month_index
+from agentmarket.agents.suppliers import initial_pipeline
+from agentmarket.market import MarketConditions, holt_update, month_index, tightness
+from agentmarket.params import Cloud
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
@@ -51,10 +52,14 @@ def spot_demand_share(price: float, reference: float, limit: float) -> float:
 class CloudAgent(mesa.Agent):
     """One cloud (or a lab's own fleet, when ``spec.owner`` names the lab)."""
 
-    def __init__(self, model: MarketModel | None = None, name: str = "cloud", spec: Cloud | None = None) -> None:
+    def __init__(
+        self, model: MarketModel | None = None, name: str = "cloud", spec: Cloud | None = None, forward_months: int = 0
+    ) -> None:
         super().__init__(model)
         self.name = name
         self.spec = spec or Cloud()
+        self.forward_months = forward_months
+        """Contracts are priced at the utilisation expected this far ahead (the labs' longest booking lead)."""
         self.owner = self.spec.owner or None
         self.capacity = self.spec.initial_capacity_acc
         self.pipeline = initial_pipeline(
@@ -76,6 +81,11 @@ class CloudAgent(mesa.Agent):
         self.forecast_trend = 0.0
 
     @property
+    def conditions(self) -> MarketConditions:
+        """This month's market conditions, as the model observed them."""
+        return self.model.conditions
+
+    @property
     def utilization(self) -> float:
         """Served compute over capacity this month, in [0, 1]."""
         return self.served / self.capacity if self.capacity > 0 else 0.0
@@ -93,24 +103,24 @@ class CloudAgent(mesa.Agent):
     @property
     def place_cost(self) -> float:
         """Building, cooling and networking for one H100-class unit this month, USD (falls with hardware)."""
-        return self.spec.capex_usd_per_acc * self.model.hardware_deflator
+        return self.spec.capex_usd_per_acc * self.conditions.hardware_deflator
 
     @property
     def capex_per_acc(self) -> float:
         """What one more unit in service costs the capital budget: its place and its accelerator (USD)."""
-        return self.place_cost + self.model.accelerator_price_usd()
+        return self.place_cost + self.conditions.accelerator_price_usd
 
     @property
     def capex_budget_usd_per_month(self) -> float:
         """Capital budget this month (USD); a lab's own fleet spends all of it on places and accelerators."""
-        if self.spec.capex_start_month and self.model.month < month_index(self.spec.capex_start_month):
+        if self.spec.capex_start_month and self.conditions.month < month_index(self.spec.capex_start_month):
             return 0.0
-        years = (self.model.month - self.model.params.start_index) / 12.0
+        years = self.conditions.years_elapsed
         return self.spec.capex_usd_per_year * (1.0 + self.spec.capex_growth_per_year) ** years / 12.0
 
     def receive_builds(self) -> None:
         """Places ordered ``build_lead_months`` ago come into service."""
-        while self.pipeline and self.pipeline[0][0] <= self.model.month:
+        while self.pipeline and self.pipeline[0][0] <= self.conditions.month:
             self.capacity += self.pipeline.popleft()[1]
 
     def set_prices(self) -> None:
@@ -119,13 +129,13 @@ class CloudAgent(mesa.Agent):
         Contract prices carry the premium of the utilisation the cloud expects when the
         contract starts (its booked share); spot prices that of last month's demand.
         """
-        m = self.model
-        self.unit_cost_usd = m.accelerator_cost_usd_per_month() + self.place_cost / FACILITY_LIFE_MONTHS
+        m = self.conditions
+        self.unit_cost_usd = m.accelerator_cost_usd_per_month + self.place_cost / FACILITY_LIFE_MONTHS
         base = self.unit_cost_usd * (1.0 + (0.0 if self.owner else self.spec.margin))
         if self.owner:
             self.contract_price = self.spot_price = base
             return
-        lead_month = m.month + m.booking_lead
+        lead_month = m.month + self.forward_months
         expected = self.expected_pressure(lead_month)
         self.contract_price = base * (
             1.0 + self.spec.scarcity_premium * min(tightness(expected, self.spec.utilization_knee), 1.0)
@@ -155,7 +165,7 @@ class CloudAgent(mesa.Agent):
         deliverable compute is its places by then, filled in the share the upstream layers
         fill them now. A contract signed in a shortage carries the shortage's price.
         """
-        ahead = month - self.model.month
+        ahead = month - self.conditions.month
         asked = max(self.booked.get(month, 0.0), self.forecast_level + ahead * self.forecast_trend)
         fill = self.deliverable / self.capacity if self.capacity > 0 else 1.0
         return asked / max(self.expected_capacity(month) * fill, 1e-9)
@@ -177,22 +187,14 @@ class CloudAgent(mesa.Agent):
 
     def update_forecast(self) -> None:
         """Holt's linear smoothing of the compute asked of this cloud (accelerators)."""
-        if self.forecast_level == 0.0:
-            self.forecast_level = self.requested
-            return
-        prev = self.forecast_level
-        self.forecast_level = FORECAST_SMOOTHING * self.requested + (1 - FORECAST_SMOOTHING) * (
-            prev + self.forecast_trend
-        )
-        self.forecast_trend = (
-            FORECAST_SMOOTHING * (self.forecast_level - prev) + (1 - FORECAST_SMOOTHING) * self.forecast_trend
+        self.forecast_level, self.forecast_trend = holt_update(
+            self.forecast_level, self.forecast_trend, self.requested, FORECAST_SMOOTHING
         )
 
     def order_capacity(self) -> None:
         """Spend the capital budget while utilisation is above the knee; below it, build only
         towards the larger of bookings and forecast demand at the lead time."""
-        m = self.model
-        arrive = m.month + self.spec.build_lead_months
+        arrive = self.conditions.month + self.spec.build_lead_months
         self.update_forecast()
         forecast = max(0.0, self.forecast_level + self.spec.build_lead_months * self.forecast_trend)
         target = max(self.booked.get(arrive, 0.0) / 0.9, forecast * (1.0 + BUILD_HEADROOM))
@@ -224,5 +226,5 @@ class CloudAgent(mesa.Agent):
 
     def retire_bookings(self) -> None:
         """Forget the book of months that have passed."""
-        for t in [t for t in self.booked if t < self.model.month]:
+        for t in [t for t in self.booked if t < self.conditions.month]:
             del self.booked[t]

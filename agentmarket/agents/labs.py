@@ -19,12 +19,16 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy, decaying_growth, month_index
+from agentmarket.market import MarketConditions, decaying_growth, holt_update, month_index
+from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy
 
 if TYPE_CHECKING:
+    from agentmarket.agents.clouds import CloudAgent
     from agentmarket.model import MarketModel
 
 DISTRESS_MONTHS_TO_EXIT = 6
+OPERATING_MONTHS = 3
+"""Months of operating result (revenue less inference and other cost) a lab plans its runway on."""
 PRICE_INDEX_LOG_FLOOR = 1e-9
 """Smallest price index whose logarithm the adaptive pricing policy takes."""
 
@@ -64,15 +68,33 @@ class LabAgent(mesa.Agent):
         self.forecast_level = 0.0
         self.forecast_trend = 0.0
         self.planned_inference: dict[int, float] = {}
+        self.planned_training: dict[int, float] = {}
         self.revenue_history: deque[float] = deque(maxlen=15)
+        self.operating_history: deque[float] = deque(maxlen=OPERATING_MONTHS)
+        self.income_history: deque[float] = deque(maxlen=OPERATING_MONTHS)
+        self.training_wanted_usd = 0.0
         self.cash = self.spec.initial_cash_usd
         self.funding_rounds = 0
         self.funding = 0.0
         self.training_budget_usd = 0.0
         self.training_served = 0.0
+        self.training_on_contract = 0.0
+        self.training_spot_share = 0.0
         self.reset_month()
         self.service_level = 1.0
         self.gross_margin = 0.0
+        self.sellers: list[tuple[int, CloudAgent]] = []
+        self.fleet: list[CloudAgent] = []
+
+    @property
+    def conditions(self) -> MarketConditions:
+        """This month's market conditions, as the model observed them."""
+        return self.model.conditions
+
+    def connect(self, sellers: list[tuple[int, CloudAgent]], fleet: list[CloudAgent]) -> None:
+        """The open clouds this lab may book with (with their index among the model's clouds) and its own fleet."""
+        self.sellers = list(sellers)
+        self.fleet = list(fleet)
 
     def reset_month(self) -> None:
         """Zero the flows of the month; stocks (cash, contracts, capability) carry over."""
@@ -86,6 +108,7 @@ class LabAgent(mesa.Agent):
         self.other_revenue = 0.0
         self.revenue = 0.0
         self.compute_paid = 0.0
+        self.spot_paid = 0.0
         self.inference_cost = 0.0
         self.inference_cost_planned = 0.0
         self.training_cost = 0.0
@@ -103,10 +126,10 @@ class LabAgent(mesa.Agent):
         Capped at ``max_share``. Effective compute is training compute served times the
         algorithmic gain of its year; it stops adding after ``stall_month``.
         """
-        m, cap = self.model, self.model.params.capability
+        m, cap = self.conditions, self.model.params.capability
         stalled = bool(cap.stall_month) and m.month > month_index(cap.stall_month)
         if not stalled:
-            years = (m.month - m.params.start_index) / 12.0
+            years = m.years_elapsed
             self.training_compute += self.training_served * (1.0 + cap.algorithmic_gain_per_year) ** years
         # max * x / (1 + x) with x = (compute / half)^elasticity, in logs so that no power overflows
         if self.training_compute > 0:
@@ -114,7 +137,7 @@ class LabAgent(mesa.Agent):
             base = cap.max_share / (1.0 + math.exp(-min(max(z, -700.0), 700.0)))
         else:
             base = 0.0
-        step = cap.step_size if m.month >= m.step_index else 0.0
+        step = cap.step_size if m.capability_stepped else 0.0
         self.capability = min(cap.max_share, (base + step) * self.spec.coding_focus)
 
     # ----- prices -----------------------------------------------------------------------
@@ -137,12 +160,12 @@ class LabAgent(mesa.Agent):
     @property
     def contract_price_now(self) -> float:
         """Average price of this month's contracts, else the market's contract price (USD/acc-month)."""
-        month = self.model.month
+        month = self.conditions.month
         live = [c for c in self.contracts if c.start <= month < c.end]
         acc = sum(c.acc for c in live)
         if acc > 0:
             return sum(c.acc * c.price_usd_per_acc_month for c in live) / acc
-        return self.model.market_contract_price
+        return self.conditions.contract_price_usd_per_acc_month
 
     @property
     def api_price_usd_per_acc(self) -> float:
@@ -153,11 +176,11 @@ class LabAgent(mesa.Agent):
         at the capability step (a new generation); efficiency gains between generations lower
         the lab's cost, not the price. ``cost``: a multiple of this month's cloud cost-plus price.
         """
-        m = self.model
+        m = self.conditions
         if self.spec.api_price_basis is ApiPriceBasis.LIST:
-            basis = m.list_base_price / m.efficiency_trend
+            basis = m.list_base_price_usd_per_acc_month / m.efficiency_trend
         else:
-            basis = m.market_base_price
+            basis = m.base_price_usd_per_acc_month
         return self.spec.api_price_multiple * basis * self.price_index
 
     def set_price(self, rivals: list[LabAgent]) -> None:
@@ -186,20 +209,49 @@ class LabAgent(mesa.Agent):
 
     # ----- demand and capacity ----------------------------------------------------------
     def months_since_start(self) -> float:
-        return self.model.month - self.model.params.start_index
+        """Months since the run's first month."""
+        return self.conditions.month - self.conditions.start_month
 
     def plan_training(self) -> None:
-        """Training budget: a floor plus a share of the revenue expected ``training_lookahead_months``
-        ahead (trailing revenue grown at its last half-year's pace, at most doubled); none
-        unless active. Labs train the next model on the revenue they are raising against."""
+        """Training budget (USD/month): what the lab wants to spend, cut to what its runway allows.
+
+        It wants a floor plus a share of the revenue expected ``training_lookahead_months``
+        ahead (trailing revenue grown at its last half-year's pace, at most doubled): labs train
+        the next model on the revenue they raise against. It spends no more than
+        :meth:`affordable_training_usd`, so a lab that pays its way without training cuts
+        training before it runs out of cash. None unless active.
+        """
         if self.state is not LabState.ACTIVE:
-            self.training_budget_usd = 0.0
+            self.training_wanted_usd = self.training_budget_usd = 0.0
             return
         history = list(self.revenue_history)
         trailing = float(np.mean(history[-3:])) if history else 0.0
-        self.training_budget_usd = self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * (
+        self.training_wanted_usd = self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * (
             trailing * self.expected_growth(history)
         )
+        self.training_budget_usd = min(self.training_wanted_usd, self.affordable_training_usd())
+
+    @property
+    def operating_result_usd(self) -> float:
+        """Mean monthly revenue less inference and other cost over the last months (USD/month):
+        what the lab earns, or burns, without training."""
+        return float(np.mean(self.operating_history)) if self.operating_history else 0.0
+
+    def affordable_training_usd(self) -> float:
+        """The most the lab plans to spend on training a month (USD/month), never below 0.
+
+        Its operating result plus its cash spread over the runway it keeps: the longer of
+        ``funding_runway_months`` and the horizon of what it commits now (``booking_lead_months``
+        plus ``contract_months``, since booked capacity is take-or-pay). Training follows the
+        money the lab has (a round it raises arrives as cash), and a lab whose users pay
+        their way keeps its cash by cutting training first.
+        """
+        s = self.spec
+        if s.funding_runway_months <= 0:
+            return math.inf
+        months = max(s.funding_runway_months, s.booking_lead_months + s.contract_months)
+        with np.errstate(over="ignore"):  # a runway of a sliver of a month: no limit worth the name
+            return max(0.0, float(self.operating_result_usd + np.float64(self.cash) / months))
 
     def expected_growth(self, history: list[float]) -> float:
         """Revenue growth factor over the lookahead, from the last six months' pace, in [1, 2]."""
@@ -216,12 +268,18 @@ class LabAgent(mesa.Agent):
         ``other_revenue_growth_half_life_years`` (so growth slows as the business matures).
         """
         s = self.spec
-        years = self.months_since_start() / 12.0
+        years = self.conditions.years_elapsed
         growth = decaying_growth(years, s.other_revenue_growth_per_year, s.other_revenue_growth_half_life_years)
         return s.other_revenue_usd_per_month * growth
 
     def set_demand(self, coding_acc: float) -> None:
-        """This month's compute demand: coding agents, other products, free users, training."""
+        """This month's compute demand (acc): coding agents, other products, free users, training.
+
+        Training takes what this month's budget buys at the lab's contract price, and at least
+        the booked capacity that users leave idle: contracts are take-or-pay, so an active lab
+        trains on capacity it has paid for rather than leave it dark. A distressed lab does
+        not train.
+        """
         if not self.active:
             self.coding_demand = self.other_demand = self.training_demand = self.demand = 0.0
             return
@@ -229,24 +287,57 @@ class LabAgent(mesa.Agent):
         self.coding_demand = coding_acc
         self.other_demand = (
             self.other_revenue_now() * self.spec.other_compute_cost_share / price
-            + self.spec.free_users * self.spec.free_user_acc_per_user * self.model.compute_efficiency
+            + self.spec.free_users * self.spec.free_user_acc_per_user * self.conditions.compute_efficiency
         )
-        self.training_demand = self.training_budget_usd / price
+        if self.state is LabState.ACTIVE:
+            month = self.conditions.month
+            idle = self.contracted(month) + self.own_capacity(month) - self.inference_demand
+            self.training_demand = max(self.training_budget_usd / price, idle, 0.0)
+        else:
+            self.training_demand = 0.0
         self.demand = self.coding_demand + self.other_demand + self.training_demand
+
+    def receive_compute(self, served_acc: float, contract_fill: float = 1.0, spot_served_acc: float = 0.0) -> None:
+        """Split the compute that reached the lab (acc) between training and users.
+
+        Booked capacity serves training up to what was booked for this month's run (and any
+        capacity users leave idle), and users with the rest; what either needs beyond that is
+        bought at spot. Each part then loses its share of what the clouds failed to deliver:
+        ``contract_fill`` of contracts and the spot fill (``spot_served_acc`` over the spot
+        asked for). Users' service level is the share of their compute served (a rate limit).
+        """
+        month = self.conditions.month
+        booked = self.contracted(month) + self.own_capacity(month)
+        users, training = self.inference_demand, self.training_demand
+        on_contract = min(training, booked, max(self.planned_training.get(month, training), booked - users))
+        training_spot = training - on_contract
+        users_spot = max(0.0, users - (booked - on_contract))
+        spot_need = training_spot + users_spot
+        spot_fill = min(1.0, spot_served_acc / spot_need) if spot_need > 0 else 1.0
+        fill = min(max(contract_fill, 0.0), 1.0)
+        self.served = served_acc
+        self.training_on_contract = on_contract * fill
+        self.training_spot_share = training_spot / spot_need if spot_need > 0 else 0.0
+        self.training_served = min(self.training_on_contract + training_spot * spot_fill, served_acc)
+        self.service_level = min(1.0, (served_acc - self.training_served) / users) if users > 0 else 1.0
 
     @property
     def inference_demand(self) -> float:
+        """Compute for serving users this month (acc): coding agents, other products, free users."""
         return self.coding_demand + self.other_demand
 
+    def own_capacity(self, month: int) -> float:
+        """Places of the lab's own fleet expected in service by ``month`` (acc)."""
+        return sum(c.expected_capacity(month) for c in self.fleet)
+
     def update_forecast(self) -> None:
-        """Holt's linear smoothing of total compute demand (accelerator-months per month)."""
-        a = self.spec.forecast_smoothing
-        if self.forecast_level == 0.0:
-            self.forecast_level = self.demand
-            return
-        prev = self.forecast_level
-        self.forecast_level = a * self.demand + (1 - a) * (prev + self.forecast_trend)
-        self.forecast_trend = a * (self.forecast_level - prev) + (1 - a) * self.forecast_trend
+        """Holt's linear smoothing of the compute its users ask for (inference, acc per month).
+
+        Training is not forecast: the lab knows its training plan and books it as planned.
+        """
+        self.forecast_level, self.forecast_trend = holt_update(
+            self.forecast_level, self.forecast_trend, self.inference_demand, self.spec.forecast_smoothing
+        )
 
     def forecast(self, months_ahead: int) -> float:
         return max(0.0, self.forecast_level + months_ahead * self.forecast_trend)
@@ -255,64 +346,114 @@ class LabAgent(mesa.Agent):
         return sum(c.acc for c in self.contracts if c.start <= month < c.end and (cloud is None or c.cloud == cloud))
 
     def book_capacity(self) -> None:
-        """Book what the forecast needs ``booking_lead_months`` ahead, pro rata to what clouds offer.
+        """Book what users and the training plan need ``booking_lead_months`` ahead.
 
+        Users' compute is booked on the forecast, with ``booking_buffer`` of headroom, and
+        that forecast is the plan its inference cost is measured against; training is booked
+        at this month's budget, within what its runway lets it commit, and that month's run
+        will use what was booked. Capacity is split over clouds pro rata to what they offer.
         In the first month the lab also holds the contracts it signed before the run: its
         current demand, from now until the first forward booking starts.
         """
         if self.state is not LabState.ACTIVE:
             return
-        m = self.model
+        m = self.conditions
         lead = self.spec.booking_lead_months
-        if m.month == m.params.start_index and lead > 0:
+        if m.month == m.start_month and lead > 0:
             self.sign_contracts(m.month, lead, self.demand * (1.0 + self.spec.booking_buffer))
+            for month in range(m.month + 1, m.month + lead):
+                self.planned_training[month] = self.training_demand
         start = m.month + lead
-        total = self.forecast(lead)
-        inference_share = self.inference_demand / self.demand if self.demand > 0 else 1.0
-        self.planned_inference[start] = total * inference_share
-        own = sum(c.expected_capacity(start) for c in m.clouds if c.owner == self.name)
-        need = total * (1.0 + self.spec.booking_buffer) - self.contracted(start) - own
+        users = self.forecast(lead)
+        self.planned_inference[start] = users
+        price = max(self.contract_price_now, 1e-9)
+        own = self.own_capacity(start)
+        booked_users = users * (1.0 + self.spec.booking_buffer)
+        self.sign_contracts(start, self.spec.contract_months, booked_users - self.contracted(start) - own)
+        training = min(self.training_budget_usd, self.committable_usd_per_month()) / price
+        self.planned_training[start] = training
+        need = booked_users + training - self.contracted(start) - own
         self.sign_contracts(start, self.spec.contract_months, need)
+
+    def commitment_horizon_months(self) -> int:
+        """Months ahead a capacity contract signed now still binds the lab to pay."""
+        return self.spec.booking_lead_months + self.spec.contract_months
+
+    def committed_usd(self, months: int) -> float:
+        """What the lab's contracts bind it to pay over the next ``months`` months (USD)."""
+        now = self.conditions.month
+        return sum(
+            c.acc * c.price_usd_per_acc_month * max(0, min(c.end, now + 1 + months) - max(c.start, now + 1))
+            for c in self.contracts
+        )
+
+    def fundable_usd(self) -> float:
+        """The round the lab can count on (USD): what investors would give it now, else 0."""
+        s = self.spec
+        if not self.active or self.revenue_growth_per_year() <= s.funding_min_growth_per_year:
+            return 0.0
+        return max(s.funding_min_usd, s.funding_round_revenue_multiple * 12.0 * self.revenue)
+
+    def committable_usd_per_month(self) -> float:
+        """The most a new training contract may cost a month (USD/month), never below 0.
+
+        Over the horizon a contract signed now binds it, the lab must be able to pay every
+        contract it holds and the new one from its cash, the round it can count on
+        (:meth:`fundable_usd`) and what it earns besides compute (revenue less other cost and
+        spot purchases, held at its mean of the last months).
+        """
+        months = self.commitment_horizon_months()
+        income = float(np.mean(self.income_history)) if self.income_history else 0.0
+        room = self.cash + self.fundable_usd() + months * income - self.committed_usd(months)
+        return max(0.0, room / max(self.spec.contract_months, 1))
 
     def sign_contracts(self, start: int, months: int, need: float) -> None:
         """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""
         if need <= 0:
             return
-        m = self.model
-        clouds = m.clouds_for(self)
-        offers = np.array([c.offer_capacity(start) for c in clouds])
+        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
         if offers.sum() <= 0:
             return
         total = offers.sum()
         take = offers if need >= total else offers * (need / total)
-        for cloud, acc in zip(clouds, take, strict=True):
+        for (index, cloud), acc in zip(self.sellers, take, strict=True):
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)
-            self.contracts.append(Contract(m.cloud_index[cloud.name], start, start + months, acc, cloud.contract_price))
+            self.contracts.append(Contract(index, start, start + months, acc, cloud.contract_price))
 
     def drop_expired_contracts(self) -> None:
-        month = self.model.month
+        month = self.conditions.month
         self.contracts = [c for c in self.contracts if c.end > month]
         self.planned_inference = {t: v for t, v in self.planned_inference.items() if t >= month}
+        self.planned_training = {t: v for t, v in self.planned_training.items() if t >= month}
 
     # ----- books ------------------------------------------------------------------------
-    def settle(self, subscription_usd: float, api_usd: float, compute_paid_usd: float, served_acc: float) -> None:
-        """Close the month's books (USD/month) and raise funding if runway is short."""
+    def settle(
+        self, subscription_usd: float, api_usd: float, compute_paid_usd: float, spot_paid_usd: float = 0.0
+    ) -> None:
+        """Close the month's books (USD/month) and raise funding if runway is short.
+
+        Call after :meth:`receive_compute`. Training is charged for the booked capacity it ran
+        on, at the lab's average contract price, and for its share of spot purchases.
+        Inference, the cost of serving paying users, is the rest: contracted capacity not used
+        for training (contracts are take-or-pay, idle or not) and users' spot purchases.
+        """
         s = self.spec
-        self.served = served_acc
-        self.service_level = min(1.0, served_acc / self.demand) if self.demand > 0 else 1.0
-        self.training_served = self.training_demand * self.service_level
         other = self.other_revenue_now() if self.active else 0.0
         self.subscription_revenue = subscription_usd
         self.api_revenue = api_usd
         self.other_revenue = other
         self.revenue = subscription_usd + api_usd + other
         self.compute_paid = compute_paid_usd
-        train_share = self.training_demand / self.demand if self.demand > 0 else 0.0
-        self.training_cost = compute_paid_usd * train_share
+        self.spot_paid = spot_paid_usd
+        contract_paid = max(0.0, compute_paid_usd - spot_paid_usd)
+        self.training_cost = (
+            min(self.training_on_contract * self.contract_price_now, contract_paid)
+            + spot_paid_usd * self.training_spot_share
+        )
         self.inference_cost = compute_paid_usd - self.training_cost
-        planned_acc = self.planned_inference.get(self.model.month, self.inference_demand)
+        planned_acc = self.planned_inference.get(self.conditions.month, self.inference_demand)
         self.inference_cost_planned = planned_acc * self.contract_price_now
         self.other_cost = (
             (s.other_cost_fixed_usd_per_month + s.other_cost_share_of_revenue * self.revenue) if self.active else 0.0
@@ -322,6 +463,8 @@ class LabAgent(mesa.Agent):
         self.ebitda = self.revenue - self.inference_cost - self.training_cost - self.other_cost
         self.cash += self.ebitda
         self.revenue_history.append(self.revenue)
+        self.operating_history.append(self.revenue - self.inference_cost - self.other_cost)
+        self.income_history.append(self.revenue - self.other_cost - self.spot_paid)
         self.raise_funding()
         self.update_standing()
 
@@ -334,24 +477,33 @@ class LabAgent(mesa.Agent):
         return sum(h[-3:]) / before - 1.0 if before > 0 else math.inf
 
     def raise_funding(self) -> None:
-        """Raise a round when cash covers fewer than ``funding_runway_months`` of burn and revenue grows."""
+        """Raise a round when cash covers fewer than ``funding_runway_months`` of burn and revenue grows.
+
+        Burn is the larger of this month's loss and the one the lab plans: the training it
+        wants less its operating result. Investors fund the plan, so a lab whose training is
+        held back by its cash raises before it has to cut.
+        """
         s = self.spec
-        burn = max(0.0, -self.ebitda)
+        planned = self.training_wanted_usd - self.operating_result_usd
+        burn = max(0.0, -self.ebitda, planned)
         if not self.active or burn <= 0 or self.cash >= s.funding_runway_months * burn:
             return
-        if self.revenue_growth_per_year() <= s.funding_min_growth_per_year:
+        size = self.fundable_usd()
+        if size <= 0:
             return
-        self.funding = max(s.funding_min_usd, s.funding_round_revenue_multiple * 12.0 * self.revenue)
+        self.funding = size
         self.cash += self.funding
         self.funding_rounds += 1
 
     def update_standing(self) -> None:
-        """Distressed while cash is negative; exits after ``DISTRESS_MONTHS_TO_EXIT`` such months."""
+        """Distressed while cash is negative; exits after ``DISTRESS_MONTHS_TO_EXIT`` such months
+        only if it cannot pay its way even without training (a negative operating result)."""
         if self.state is LabState.EXITED:
             return
         if self.cash < 0:
             self.months_distressed += 1
-            self.state = LabState.EXITED if self.months_distressed >= DISTRESS_MONTHS_TO_EXIT else LabState.DISTRESSED
+            hopeless = self.months_distressed >= DISTRESS_MONTHS_TO_EXIT and self.operating_result_usd < 0
+            self.state = LabState.EXITED if hopeless else LabState.DISTRESSED
         else:
             self.months_distressed = 0
             self.state = LabState.ACTIVE
@@ -363,7 +515,7 @@ class LabAgent(mesa.Agent):
 
     @property
     def api_revenue_total(self) -> float:
-        return self.api_revenue + self.other_revenue * self.model.params.labs[self.name].other_api_share
+        return self.api_revenue + self.other_revenue * self.spec.other_api_share
 
     @property
     def exited(self) -> int:

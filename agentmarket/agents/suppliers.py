@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.params import Layer, Supplier, month_index
+from agentmarket.market import MarketConditions, month_index, supplier_cost_usd_per_acc_month, tightness
+from agentmarket.params import Layer, Supplier
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
@@ -29,11 +30,6 @@ def initial_pipeline(start: int, lead_months: int, capacity: float, growth_per_y
     """Expansions ordered before the run: capacity growing at ``growth_per_year`` over the first ``lead_months``."""
     rate = (1.0 + growth_per_year) ** (1.0 / 12.0) - 1.0
     return deque((start + i, capacity * rate * (1.0 + rate) ** (i - 1)) for i in range(1, lead_months + 1) if rate > 0)
-
-
-def tightness(utilization: float, knee: float) -> float:
-    """0 below the knee, rising linearly to 1 at full use, and on beyond it for excess demand."""
-    return max(0.0, utilization - knee) / (1.0 - knee)
 
 
 class SupplierAgent(mesa.Agent):
@@ -61,6 +57,11 @@ class SupplierAgent(mesa.Agent):
         )
 
     @property
+    def conditions(self) -> MarketConditions:
+        """This month's market conditions, as the model observed them."""
+        return self.model.conditions
+
+    @property
     def is_flow(self) -> bool:
         return self.layer in FLOW_LAYERS
 
@@ -69,9 +70,9 @@ class SupplierAgent(mesa.Agent):
         """Usable capacity this month, less any shock: H100-class units per month (memory,
         packaging; each installed unit of output makes more of them as hardware improves) or MW."""
         cap = self.installed_capacity
-        if self._shock and self._shock[0] <= self.model.month < self._shock[1]:
+        if self._shock and self._shock[0] <= self.conditions.month < self._shock[1]:
             cap *= 1.0 - self.spec.shock_capacity_loss
-        return cap / self.model.hardware_deflator if self.is_flow else cap
+        return cap / self.conditions.hardware_deflator if self.is_flow else cap
 
     @property
     def utilization(self) -> float:
@@ -88,21 +89,21 @@ class SupplierAgent(mesa.Agent):
         """Accelerators in service this supplier can support this month (the graph's capacity)."""
         if self.is_flow:
             return self.carried_acc + self.capacity
-        return self.capacity * 1000.0 / self.model.kw_per_acc
+        return self.capacity * 1000.0 / self.conditions.kw_per_acc
 
     def to_layer_units(self, acc: float) -> float:
         """Convert a fleet of accelerators into this layer's units (new acc/month, or MW)."""
         if self.is_flow:
             return max(0.0, acc - self.carried_acc)
-        return acc * self.model.kw_per_acc / 1000.0
+        return acc * self.conditions.kw_per_acc / 1000.0
 
-    def receive_expansions(self) -> None:
-        """Capacity ordered ``lead_months`` ago comes into service."""
-        while self.pipeline and self.pipeline[0][0] <= self.model.month:
+    def receive_expansions(self, month: int) -> None:
+        """Capacity ordered ``lead_months`` before ``month`` (a month index) comes into service."""
+        while self.pipeline and self.pipeline[0][0] <= month:
             self.installed_capacity += self.pipeline.popleft()[1]
 
-    def order_expansion(self) -> None:
-        """Order more capacity when demand presses past the trigger, at most ``expansion_per_year``."""
+    def order_expansion(self, month: int) -> None:
+        """Order more capacity in ``month`` when demand presses past the trigger, at most ``expansion_per_year``."""
         gap = self.pressure - self.spec.expansion_trigger
         if gap <= 0 or self.installed_capacity <= 0:
             return
@@ -111,7 +112,7 @@ class SupplierAgent(mesa.Agent):
         ceiling = self.installed_capacity * self.spec.expansion_per_year * max(self.spec.lead_months, 12) / 12.0
         step = min(step, max(0.0, ceiling - pending))
         if step > 0:
-            self.pipeline.append((self.model.month + self.spec.lead_months, step))
+            self.pipeline.append((month + self.spec.lead_months, step))
 
     def set_price(self) -> None:
         """Move the price part of the way to base / (1 - market power) * (1 + premium * tightness).
@@ -128,10 +129,15 @@ class SupplierAgent(mesa.Agent):
         else:
             self.price *= (target / self.price) ** PRICE_ADJUSTMENT
 
-    def step(self) -> None:
-        self.receive_expansions()
+    def step(self, month: int) -> None:
+        """The supplier's month (``month`` is its index): expansions arrive, the price moves, expansions are ordered.
+
+        It runs before the month's market conditions exist (its prices are part of them), so the
+        month is given.
+        """
+        self.receive_expansions(month)
         self.set_price()
-        self.order_expansion()
+        self.order_expansion(month)
 
     def record_flow(self, demand_acc: float, served_acc: float, binding: bool) -> None:
         """Store this month's demand and served fleet, in the layer's own units."""
@@ -152,10 +158,7 @@ class SupplierAgent(mesa.Agent):
         unit of today's compute needs ``hardware_deflator`` of one; power and grid are paid
         for the unit's power each month.
         """
-        m = self.model
-        hw = m.params.hardware
-        if self.layer is Layer.POWER:
-            return self.price * m.kw_per_acc * hw.hours_per_month / 1000.0
-        if self.layer is Layer.GRID:
-            return self.price * m.kw_per_acc
-        return self.price * m.hardware_deflator / hw.lifetime_months
+        m, hw = self.conditions, self.model.params.hardware
+        return supplier_cost_usd_per_acc_month(
+            self.layer, self.price, m.hardware_deflator, m.kw_per_acc, hw.hours_per_month, hw.lifetime_months
+        )

@@ -1,0 +1,275 @@
+"""The month's market conditions: pure price and efficiency rules, and the snapshot agents read.
+
+Every function here is pure: it takes numbers (or parameter tables) and returns numbers, so each
+rule can be checked on hand-built inputs. :class:`MarketConditions` is the frozen snapshot the
+model builds once a month, right after the supply phase has set the suppliers' prices; labs,
+clouds and suppliers read it (and their own spec) instead of asking the model.
+
+Units: money in USD, compute in H100-class accelerators (accelerator-months per month), power
+in kW per accelerator, time in months (a month is an integer index, see :func:`month_index`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from agentmarket.params import Layer, Params
+
+
+# ----- months -----------------------------------------------------------------------------
+def month_index(month: str) -> int:
+    """Months since year 0 for a ``YYYY-MM`` string, so that differences count months."""
+    year, mon = month.split("-")
+    return int(year) * 12 + int(mon) - 1
+
+
+def month_label(index: int) -> str:
+    """Inverse of :func:`month_index`."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def years_between(month: int, start: int) -> float:
+    """Years from month index ``start`` to ``month`` (fractional)."""
+    return (month - start) / 12.0
+
+
+# ----- growth and efficiency --------------------------------------------------------------
+def decaying_growth(years: float, first_year_growth: float, half_life_years: float) -> float:
+    """Growth factor after ``years`` when the log growth rate ln(1 + g) halves every ``half_life_years``.
+
+    Used for the exogenous series (other AI workloads, revenue outside coding agents), so
+    that they slow as they mature instead of compounding for ever.
+    """
+    if years <= 0:
+        return 1.0
+    decay = math.log(2.0) / half_life_years  # inf for a vanishing half-life: no growth at all
+    return math.exp(math.log1p(first_year_growth) * -math.expm1(-decay * years) / decay)
+
+
+def hardware_deflator(gain_per_year: float, years: float) -> float:
+    """Cost, power and upstream inputs per H100-class unit relative to the first month (1 then, falling)."""
+    return (1.0 - gain_per_year) ** years
+
+
+def kw_per_acc(kw_first_month: float, deflator: float) -> float:
+    """All-in power of one H100-class unit of compute, kW, after ``deflator`` of hardware progress."""
+    return kw_first_month * deflator
+
+
+def efficiency_trend(gain_per_year: float, years: float) -> float:
+    """Compute per unit of agent work from the yearly efficiency gain alone (1 in the first month)."""
+    return (1.0 - gain_per_year) ** years
+
+
+def compute_efficiency(trend: float, step_compute_factor: float, stepped: bool) -> float:
+    """Compute per unit of agent work relative to the first month: the trend, times
+    ``step_compute_factor`` from the capability step on."""
+    return trend * step_compute_factor if stepped else trend
+
+
+# ----- upstream costs and the accelerator ---------------------------------------------------
+def supplier_cost_usd_per_acc_month(
+    layer: Layer, price: float, deflator: float, kw: float, hours_per_month: float, lifetime_months: int
+) -> float:
+    """What a supplier at ``price`` adds to the monthly cost of one H100-class unit in service, USD.
+
+    Memory and packaging prices are per unit of output at first-month technology, so a unit of
+    today's compute needs ``deflator`` of one, spread over the accelerator's life; power
+    (USD/MWh) and grid (USD/kW-month) are paid for the unit's ``kw`` each month.
+    """
+    if layer == "power":
+        return price * kw * hours_per_month / 1000.0
+    if layer == "grid":
+        return price * kw
+    return price * deflator / lifetime_months
+
+
+def mean_layer_costs(layers: Iterable[Layer], costs: Iterable[tuple[Layer, float]]) -> dict[Layer, float]:
+    """Each layer's mean cost per unit in service (USD/month) over its suppliers; 0 for a layer with none."""
+    by_layer: dict[Layer, list[float]] = {layer: [] for layer in layers}
+    for layer, cost in costs:
+        by_layer[layer].append(cost)
+    return {layer: float(np.mean(v)) if v else 0.0 for layer, v in by_layer.items()}
+
+
+def accelerator_price_usd(
+    logic_cost_usd: float,
+    deflator: float,
+    lifetime_months: int,
+    vendor_margin: float,
+    memory_usd_per_month: float,
+    packaging_usd_per_month: float,
+) -> float:
+    """Price of one H100-class accelerator: logic, HBM and packaging, times the vendor's markup (USD).
+
+    Memory and packaging enter as their monthly cost over the accelerator's life.
+    """
+    per_month = logic_cost_usd * deflator / lifetime_months + (memory_usd_per_month + packaging_usd_per_month)
+    return per_month * lifetime_months * (1.0 + vendor_margin)
+
+
+def accelerator_cost_usd_per_month(
+    price_usd: float, lifetime_months: int, power_usd_per_month: float, grid_usd_per_month: float
+) -> float:
+    """Monthly cost of one accelerator in service, USD: its price over its life, plus power and grid.
+
+    Prices are today's (replacement cost), so upstream price rises reach compute prices at once.
+    """
+    return price_usd / lifetime_months + power_usd_per_month + grid_usd_per_month
+
+
+# ----- compute prices -----------------------------------------------------------------------
+def list_base_price(start_base_price: float, deflator: float) -> float:
+    """The first month's cloud cost-plus price deflated by hardware price-performance (USD/acc-month):
+    the basis of API list prices that do not float with upstream scarcity."""
+    return start_base_price * deflator
+
+
+def base_price(unit_costs_usd: Iterable[float], margins: Iterable[float]) -> float:
+    """Mean cost-plus price of the given clouds, without scarcity premium (USD/acc-month)."""
+    return float(np.mean([cost * (1.0 + margin) for cost, margin in zip(unit_costs_usd, margins, strict=True)]))
+
+
+def contract_price(contract_prices: Iterable[float]) -> float:
+    """Mean contract price of the given clouds (USD/acc-month)."""
+    return float(np.mean(list(contract_prices)))
+
+
+def tightness(utilization: float, knee: float) -> float:
+    """0 below the knee, rising linearly to 1 at full use, and on beyond it for excess demand."""
+    return max(0.0, utilization - knee) / (1.0 - knee)
+
+
+def holt_update(level: float, trend: float, observation: float, smoothing: float) -> tuple[float, float]:
+    """Holt's linear smoothing: the new (level, trend) after one observation.
+
+    A level of exactly 0 means no observation yet: the level starts at ``observation`` and
+    the trend stays as it is.
+    """
+    if level == 0.0:
+        return observation, trend
+    new_level = smoothing * observation + (1 - smoothing) * (level + trend)
+    new_trend = smoothing * (new_level - level) + (1 - smoothing) * trend
+    return new_level, new_trend
+
+
+# ----- the snapshot -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MarketConditions:
+    """What every agent may know of the market in one month; built by the model, read by agents.
+
+    The model builds it once a month, after the supply phase has set the suppliers' prices.
+    The clouds price their compute in the cloud phase from it; the model then records their
+    prices in it with :meth:`with_cloud_prices` (the one update of the month, since the cloud
+    prices do not exist before the cloud phase). A new field is one line here and one in
+    :meth:`build` (or :meth:`with_cloud_prices`).
+    """
+
+    month: int
+    """Month index being simulated (see :func:`month_index`)."""
+    start_month: int
+    """Month index of the run's first month."""
+    years_elapsed: float
+    """Years since the first month."""
+    hardware_deflator: float
+    """Cost, power and upstream inputs per H100-class unit relative to the first month."""
+    kw_per_acc: float
+    """All-in power of one H100-class unit this month, kW."""
+    efficiency_trend: float
+    """Compute per unit of agent work from the yearly efficiency gain alone (1 in the first month)."""
+    compute_efficiency: float
+    """Compute per unit of agent work relative to the first month, with the capability step."""
+    capability_stepped: bool
+    """True from the month of the capability step on."""
+    layer_costs_usd_per_acc_month: Mapping[Layer, float]
+    """Each layer's mean cost per H100-class unit in service, USD/month (read only)."""
+    accelerator_price_usd: float
+    """Price of one H100-class accelerator today, USD."""
+    accelerator_cost_usd_per_month: float
+    """Monthly cost of one accelerator in service (price over life, power, grid), USD."""
+    list_base_price_usd_per_acc_month: float
+    """The first month's cloud cost-plus price, deflated by hardware progress (USD/acc-month)."""
+    base_price_usd_per_acc_month: float = field(default=math.nan)
+    """Open clouds' mean cost-plus price without scarcity premium (USD/acc-month); set after the cloud phase."""
+    contract_price_usd_per_acc_month: float = field(default=math.nan)
+    """Open clouds' mean price of new contracts (USD/acc-month); set after the cloud phase."""
+
+    @classmethod
+    def build(
+        cls,
+        params: Params,
+        month: int,
+        step_month: int,
+        supplier_prices: Iterable[tuple[Layer, float]],
+        start_base_price: float,
+    ) -> MarketConditions:
+        """The month's conditions from the parameters, the month and the suppliers' (layer, price) pairs.
+
+        ``step_month`` is the month index of the capability step; ``start_base_price`` the
+        first month's open-cloud cost-plus price (USD/acc-month; NaN before it is known).
+        """
+        from agentmarket.params import Layer
+
+        hw = params.hardware
+        years = years_between(month, params.start_index)
+        deflator = hardware_deflator(hw.price_performance_gain_per_year, years)
+        kw = kw_per_acc(hw.kw_per_acc, deflator)
+        trend = efficiency_trend(params.capability.efficiency_gain_per_year, years)
+        stepped = month >= step_month
+        costs = mean_layer_costs(
+            Layer,
+            [
+                (
+                    layer,
+                    supplier_cost_usd_per_acc_month(layer, price, deflator, kw, hw.hours_per_month, hw.lifetime_months),
+                )
+                for layer, price in supplier_prices
+            ],
+        )
+        acc_price = accelerator_price_usd(
+            hw.logic_cost_usd_per_acc,
+            deflator,
+            hw.lifetime_months,
+            hw.vendor_margin,
+            costs[Layer.MEMORY],
+            costs[Layer.PACKAGING],
+        )
+        return cls(
+            month=month,
+            start_month=params.start_index,
+            years_elapsed=years,
+            hardware_deflator=deflator,
+            kw_per_acc=kw,
+            efficiency_trend=trend,
+            compute_efficiency=compute_efficiency(trend, params.capability.step_compute_factor, stepped),
+            capability_stepped=stepped,
+            layer_costs_usd_per_acc_month=costs,
+            accelerator_price_usd=acc_price,
+            accelerator_cost_usd_per_month=accelerator_cost_usd_per_month(
+                acc_price, hw.lifetime_months, costs[Layer.POWER], costs[Layer.GRID]
+            ),
+            list_base_price_usd_per_acc_month=list_base_price(start_base_price, deflator),
+        )
+
+    def with_cloud_prices(
+        self, base_price_usd_per_acc_month: float, contract_price_usd_per_acc_month: float
+    ) -> MarketConditions:
+        """These conditions with the open clouds' mean base and contract prices of the month."""
+        return dataclasses.replace(
+            self,
+            base_price_usd_per_acc_month=base_price_usd_per_acc_month,
+            contract_price_usd_per_acc_month=contract_price_usd_per_acc_month,
+        )
+
+    def with_start_base_price(self, start_base_price: float) -> MarketConditions:
+        """These conditions with the list-price basis set from the first month's base price (USD/acc-month)."""
+        return dataclasses.replace(
+            self, list_base_price_usd_per_acc_month=list_base_price(start_base_price, self.hardware_deflator)
+        )
