@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agentmarket.calibration.calibrate import horizon_months, load_free_parameters, write_calibrated_scenario
+from agentmarket.calibration.calibrate import expand, horizon_months, load_free_parameters, write_calibrated_scenario
 from agentmarket.calibration.validate import (
     BINDING_SEED_SHARE,
     BINDING_TARGETS,
@@ -85,6 +85,18 @@ def test_the_binding_layer_of_a_year_is_the_one_on_the_cut_for_most_months():
     assert most_binding_layer(_binding_table({"power": 4, "memory": 4}), 2024) == "memory", "ties go upstream"
 
 
+def test_a_known_miss_is_reported_as_missed_keeps_its_tolerance_and_needs_its_reason():
+    import agentmarket.calibration.validate as v
+
+    entry = {"tolerance": 0.25, "reason": "r", "known_miss": "the rules cannot reach it because ..."}
+    assert v._status(False, entry) == "known miss"
+    assert v._status(True, entry) == "pass"
+    assert v._status(False, {"tolerance": 0.25, "reason": "r"}) == "miss"
+    for target_id, e in load_tolerances().items():
+        if e.get("known_miss"):
+            assert len(e["known_miss"]) > 40, f"{target_id}: a known miss needs its explanation"
+
+
 def test_a_binding_target_is_met_in_8_of_10_seeds_and_missed_in_7(monkeypatch):
     import agentmarket.calibration.validate as v
 
@@ -101,7 +113,7 @@ def test_a_binding_target_is_met_in_8_of_10_seeds_and_missed_in_7(monkeypatch):
 def test_the_baseline_passes_every_held_fact_target_over_a_few_seeds():
     params = load_scenario("baseline", {"simulation.months": horizon_months("baseline")})
     table = validation_table(run_seeds(params, range(3), workers=1))
-    held = table[table["status"].isin(["pass", "miss"])]
+    held = table[table["status"].isin(["pass", "miss", "known miss"])]
     missed = held[held["status"] == "miss"]
     assert missed.empty, missed[["id", "target", "model mean"]].to_string()
     assert len(held) == 24
@@ -117,13 +129,24 @@ def test_a_missed_target_makes_validate_exit_1(tmp_path, capsys):
 
 def test_calibrated_values_are_written_as_a_scenario_that_extends_the_one_fitted(tmp_path):
     free = load_free_parameters()
-    values = {p.key: (p.low + p.high) / 2 for p in free}
+    values = expand(free, {p.key: (p.low + p.high) / 2 for p in free})
     path = write_calibrated_scenario("baseline", values, 1.5, tmp_path / "fitted.toml")
     doc = tomllib.loads(path.read_text())
     assert doc["extends"] == "baseline"
     fitted = load_scenario(str(path))
     assert fitted.adoption.imitation == pytest.approx(values["adoption.imitation"], rel=1e-5)
-    assert fitted.labs["lab_b"].coding_focus == pytest.approx(values["labs.lab_b.coding_focus"], rel=1e-5)
+    assert fitted.labs["lab_a"].coding_focus == pytest.approx(values["labs.lab_a.coding_focus"], rel=1e-5)
+
+
+def test_at_most_twenty_free_parameters_and_tied_keys_keep_their_ratios():
+    free = load_free_parameters()
+    assert len(free) <= 20
+    memory = next(p for p in free if p.key == "suppliers.hbm_maker_1.capacity")
+    settings = expand(free, {memory.key: 6e4})
+    assert settings["suppliers.hbm_maker_2.capacity"] == pytest.approx(6e4 * 0.83673)
+    base = load_scenario("baseline")
+    makers = [base.suppliers[f"hbm_maker_{i}"].capacity for i in (1, 2, 3)]
+    assert [m / makers[0] for m in makers[1:]] == pytest.approx([r for _, r in memory.also], rel=1e-3)
 
 
 def test_calibrate_runs_end_to_end_and_refuses_to_overwrite(tmp_path):

@@ -28,25 +28,53 @@ LAST_TARGET_MONTH = "2026-12"
 
 @dataclass(frozen=True)
 class FreeParameter:
+    """One degree of freedom: a parameter key, its search range, and keys tied to it.
+
+    ``also`` maps further keys to their fixed ratio to this one (one value that sets several
+    parameters, e.g. a layer's capacity split over its makers by their market shares).
+    """
+
     key: str
     low: float
     high: float
     log: bool
     integer: bool = False
+    also: tuple[tuple[str, float], ...] = ()
 
     def suggest(self, trial: optuna.Trial) -> float | int:
         if self.integer:
             return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.key, self.low, self.high, log=self.log)
 
+    def settings(self, value: float | int) -> dict[str, float | int]:
+        """Every parameter this one sets to ``value``: its own key and the keys tied to it."""
+        return {self.key: value, **{key: value * ratio for key, ratio in self.also}}
+
 
 def load_free_parameters(path: Path = FREE_PARAMETERS_TOML) -> list[FreeParameter]:
+    """The free parameters of ``free_parameters.toml``, in file order."""
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)["parameters"]
     return [
-        FreeParameter(k, float(v["low"]), float(v["high"]), bool(v.get("log", False)), bool(v.get("integer", False)))
+        FreeParameter(
+            k,
+            float(v["low"]),
+            float(v["high"]),
+            bool(v.get("log", False)),
+            bool(v.get("integer", False)),
+            tuple((key, float(ratio)) for key, ratio in v.get("also", {}).items()),
+        )
         for k, v in raw.items()
     ]
+
+
+def expand(free: list[FreeParameter], values: dict[str, float | int]) -> dict[str, float | int]:
+    """The settings of every free parameter in ``values``, tied keys included."""
+    by_key = {p.key: p for p in free}
+    out: dict[str, float | int] = {}
+    for key, value in values.items():
+        out.update(by_key[key].settings(value) if key in by_key else {key: value})
+    return out
 
 
 def horizon_months(scenario: str) -> int:
@@ -87,7 +115,7 @@ def calibrate(
     months = horizon_months(scenario)
 
     def objective(trial: optuna.Trial) -> float:
-        values = {p.key: p.suggest(trial) for p in free}
+        values = expand(free, {p.key: p.suggest(trial) for p in free})
         overrides = {**values, "simulation.months": months, "simulation.developer_agents": developers}
         params = load_scenario(scenario, overrides)
         return calibration_loss(run_seeds(params, range(seeds), workers=workers))
@@ -104,7 +132,7 @@ def calibrate(
     if not study.trials:
         study.enqueue_trial({p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high})
     study.optimize(objective, n_trials=trials, show_progress_bar=show_progress_bar)
-    return dict(study.best_params), float(study.best_value)
+    return expand(free, dict(study.best_params)), float(study.best_value)
 
 
 def _current(params: Any, key: str) -> float:
