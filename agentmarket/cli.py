@@ -208,7 +208,7 @@ def batch(
     metric: Annotated[
         list[str] | None, typer.Option("--metric", help="entity.metric to keep, * matches any text (repeatable)")
     ] = None,
-    summary: Annotated[bool, typer.Option("--summary", help="keep final/mean/min/max per run, not months")] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="keep summary statistics per run, not months")] = False,
     out: Annotated[Path, typer.Option(help="folder for the results (new, or this batch with --resume)")] = Path(
         "runs/batch"
     ),
@@ -256,6 +256,39 @@ def report(folder: Annotated[Path, typer.Argument(metavar="DIR", help="the --out
     for note in result.notes:
         print(f"note: {note}")
     print(f"wrote {len(result.figures)} figures and {len(result.tables)} tables; open {result.page}")
+
+
+@app.command()
+def discover(
+    folder: Annotated[Path, typer.Argument(metavar="SWEEP_DIR", help="the --out folder of a sweep")],
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome",
+            help="comparison over run summaries, e.g. 'grid.binding.first <= 2027' (<, <=, >, >=, ==, !=; and, or, not)",
+        ),
+    ],
+    boxes: Annotated[int, typer.Option(help="PRIM boxes to find, one after another")] = 1,
+    threshold: Annotated[float, typer.Option(help="density a reported PRIM box should reach")] = 0.8,
+    peel_alpha: Annotated[float, typer.Option("--peel-alpha", help="share of a box PRIM peels per step")] = 0.05,
+    mass_min: Annotated[float, typer.Option("--mass-min", help="smallest share of the runs a box may hold")] = 0.05,
+) -> None:
+    """Scenario discovery: which parameter ranges make the outcome happen (PRIM boxes, a CART tree, feature scores)."""
+    from agentmarket.experiments.discover import discover as find
+
+    result = find(folder, outcome, boxes=boxes, threshold=threshold, peel_alpha=peel_alpha, mass_min=mass_min)
+    print(f"{result.hits} of {result.runs} runs show {outcome!r}")
+    for row in result.boxes.itertuples():
+        where = f"{row.parameter} in [{row.low:.4g}, {row.high:.4g}]" if row.parameter and row.low == row.low else ""
+        if row.parameter and row.low != row.low:
+            where = f"{row.parameter} in {{{row.values}}}"
+        print(
+            f"box {row.box}: coverage {row.coverage:.2f}, density {row.density:.2f}, "
+            f"{row.runs} runs  {where or '(no restriction)'}"
+        )
+    print(
+        f"wrote {len(result.figures)} figures and {len(result.tables)} tables to {result.folder}; open {result.report}"
+    )
 
 
 @app.command()
