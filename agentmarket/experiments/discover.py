@@ -51,6 +51,7 @@ from agentmarket.ema import import_workbench
 from agentmarket.errors import InputError
 from agentmarket.experiments.outcome import select_runs
 from agentmarket.experiments.store import read_design, read_manifest, read_results
+from agentmarket.files import current_umask
 
 DISCOVERY_DIR = "discovery"
 SUMMARY_FILE = "discovery.json"
@@ -96,12 +97,13 @@ def run_table(out: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     Both tables are indexed by run id, in the same order.
     """
     from agentmarket.experiments.report import load_sweep_spec, run_stats
+    from agentmarket.experiments.spec import varied_parameters
 
     spec, _doc = load_sweep_spec(out)
     results = read_results(out)
     if results.empty:
         raise InputError(f"{str(out)!r} has no finished run yet; run or resume the sweep first")
-    names = list(spec.parameters)
+    names = varied_parameters(spec)
     if not names:
         raise InputError(
             f"{str(out)!r} varies no parameter (a batch of replicates); "
@@ -557,6 +559,7 @@ def discover(
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it 0700; a plain mkdir would not
         final = out / DISCOVERY_DIR
         if final.exists():
             shutil.rmtree(final)
