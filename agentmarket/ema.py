@@ -242,7 +242,7 @@ def run_experiment(
     """One EMA experiment: the scenario ``base`` with ``values`` (dotted keys) set, run with ``seed``.
 
     Returns each series (``entity.metric``: monthly values) and summary (``entity.metric.stat``).
-    A top-level function, so that EMA's multiprocessing evaluator can send it to its workers.
+    A top-level function, so that EMA's evaluators can send it to worker processes.
     """
     from agentmarket.experiments.runner import cut_tidy, summarise
     from agentmarket.model import MarketModel

@@ -107,6 +107,7 @@ class Parser:
     """Recursive descent: ``or`` binds loosest, then ``and``, then ``not``, then a comparison."""
 
     def __init__(self, text: str) -> None:
+        """Tokenize ``text``; :meth:`parse` reads it."""
         self.text = text
         self.tokens = tokenize(text)
         self.pos = 0
