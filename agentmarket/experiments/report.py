@@ -57,7 +57,7 @@ def _slug(text: str) -> str:
 
 
 def run_stats(results: pd.DataFrame, keep: Keep) -> pd.DataFrame:
-    """Per run and output: final, mean, min and max (from the series if monthly values were kept)."""
+    """Per run and output, every summary statistic (from the series if monthly values were kept)."""
     stats = summarise(results) if keep == Keep.SERIES else results
     stats = stats.assign(output=stats["entity"] + "." + stats["metric"])
     return stats[["run_id", "point", "replicate", "output", "stat", "value"]]
@@ -284,7 +284,12 @@ def _facts(spec: SweepSpec, doc: dict[str, Any], manifest: pd.DataFrame) -> pd.D
 
 
 def make_report(out: str | Path) -> Report:
-    """Write ``out/report/``: summary.csv, points.csv, fan-*.png, sensitivity*.{csv,png}, index.html."""
+    """Write ``out/report/``: summary.csv, points.csv, fan-*.png, sensitivity*.{csv,png}, index.html.
+
+    If ``agentmarket discover`` has run on the folder, the page shows its boxes and figures too.
+    """
+    from agentmarket.experiments.discover import discovery_section
+
     out = Path(out)
     spec, doc = load_sweep_spec(out)
     folder = out / REPORT_DIR
@@ -334,5 +339,8 @@ def make_report(out: str | Path) -> Report:
         parts.append((f"Sensitivity: {label} of the {stat} value", _table_html(indices) + "\n".join(figs)))
     elif spec.design.kind not in (DesignKind.SOBOL, DesignKind.MORRIS):
         report.notes.append("sensitivity indices need a sobol or morris design")
+    section = discovery_section(out)
+    if section is not None:
+        parts.append(section)
     report.page = write_page(report, spec, doc, parts)
     return report

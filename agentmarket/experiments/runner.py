@@ -56,15 +56,50 @@ class RunResult:
     table: pd.DataFrame | None = None
 
 
+def fractional_year(dates: pd.Series) -> pd.Series:
+    """A month as a fractional year: 2026-01 is 2026.0, 2026-07 is 2026.5."""
+    dates = pd.to_datetime(dates)
+    return dates.dt.year + (dates.dt.month - 1) / 12.0
+
+
 def summarise(series: pd.DataFrame) -> pd.DataFrame:
-    """Per run, entity and metric: the final, mean, smallest and largest monthly value."""
+    """Per run, entity and metric, the statistics of its monthly values (see :data:`SUMMARY_STATS`).
+
+    Over the whole run: ``final``, ``mean``, ``min``, ``max``, ``sum`` (e.g. months bound, for a
+    0/1 flag) and ``first``, the first month the value is non-zero as a fractional year (NaN
+    when never). Per calendar year YYYY: ``months_YYYY``, the months non-zero that year, and
+    ``mean_YYYY``, the mean of that year's months (only of the months the run covers).
+    """
     keys = [c for c in (*ID_COLUMNS, "entity", "metric") if c in series]
-    grouped = series.sort_values("date", kind="stable").groupby(keys, sort=True, observed=True)["value"]
-    stats = pd.concat(
-        {"final": grouped.last(), "mean": grouped.mean(), "min": grouped.min(), "max": grouped.max()},
+    ordered = series.sort_values("date", kind="stable")
+    grouped = ordered.groupby(keys, sort=True, observed=True)["value"]
+    nonzero = ordered[ordered["value"].fillna(0.0) != 0.0]
+    first = fractional_year(nonzero.groupby(keys, sort=True, observed=True)["date"].first())
+    whole = pd.concat(
+        {
+            "final": grouped.last(),
+            "mean": grouped.mean(),
+            "min": grouped.min(),
+            "max": grouped.max(),
+            "sum": grouped.sum(),
+            "first": first.reindex(grouped.last().index).astype(np.float64),
+        },
         names=["stat"],
     )
-    return stats.reset_index()[[*keys, "stat", "value"]]
+    whole = whole.rename("value").reset_index()
+    flagged = ordered.assign(
+        year=pd.to_datetime(ordered["date"]).dt.year, nonzero=(ordered["value"].fillna(0.0) != 0.0).astype(np.float64)
+    )
+    by_year = flagged.groupby([*keys, "year"], sort=True, observed=True)
+    yearly = pd.concat(
+        [by_year["nonzero"].sum().rename("months"), by_year["value"].mean().rename("mean")], axis=1
+    ).reset_index()
+    yearly = yearly.melt(id_vars=[*keys, "year"], var_name="stat", value_name="value")
+    yearly["stat"] = yearly["stat"] + "_" + yearly["year"].astype(str)
+    yearly = yearly.sort_values(["stat", *keys], kind="stable")
+    out = pd.concat([whole, yearly[[*keys, "stat", "value"]]], ignore_index=True)
+    out["value"] = out["value"].astype(np.float64)
+    return out[[*keys, "stat", "value"]]
 
 
 def model_level_rows(model, metrics: tuple[tuple[str, str], ...]) -> pd.DataFrame | None:

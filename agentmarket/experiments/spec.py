@@ -23,7 +23,9 @@ Example::
 
     [outputs]
     metrics = ["market.adoption_share", "lab_*.revenue"]
-    keep = "series"       # series: monthly values; summary: final, mean, min, max per run
+    keep = "series"       # series: monthly values; summary: statistics per run
+    events = true         # also keep each layer's binding, each lab's exit, cash and gross margin,
+                          # and the compute price (the event outcomes scenario discovery asks about)
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ from agentmarket.model import CLOUD_METRICS, LAB_METRICS, LAYER_METRICS, MARKET_
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import apply_overrides, load_raw, read_toml, scenario_hash, validate
 
-SUMMARY_STATS = ("final", "mean", "min", "max")
+SUMMARY_STATS = ("final", "mean", "min", "max", "sum", "first")
+YEAR_STATS = ("months", "mean")  # named months_YYYY and mean_YYYY, one per calendar year of the run
+EVENT_METRICS = ("*.binding", "*.exited", "*.cash", "*.gross_margin", "market.compute_price")
 
 
 class DesignKind(StrEnum):
@@ -55,7 +59,7 @@ class DesignKind(StrEnum):
 
 
 class Keep(StrEnum):
-    """What each run keeps: every month of each metric, or four numbers per metric."""
+    """What each run keeps: every month of each metric, or its statistics (:data:`SUMMARY_STATS`, per year too)."""
 
     SERIES = "series"
     SUMMARY = "summary"
@@ -105,11 +109,24 @@ class Design(Strict):
 
 
 class Outputs(Strict):
-    """What is kept from each run. Metric names are ``entity.metric``; ``*`` matches any text."""
+    """What is kept from each run. Metric names are ``entity.metric``; ``*`` matches any text.
+
+    ``events`` adds :data:`EVENT_METRICS` to ``metrics``: each supply layer's binding flag,
+    each lab's exit flag, cash and gross margin, and the compute price. Their summaries are the
+    event outcomes of a run (months bound per year, first month bound, whether and when a lab
+    exits, its lowest cash, the peak compute price).
+    """
 
     metrics: list[str] = Field(default_factory=lambda: ["market.*"], min_length=1)
     keep: Keep = Keep.SERIES
-    sensitivity_stat: Literal["final", "mean", "min", "max"] = "final"
+    events: bool = False
+    sensitivity_stat: Literal["final", "mean", "min", "max", "sum"] = "final"
+
+    @model_validator(mode="after")
+    def _add_events(self) -> Outputs:
+        if self.events:
+            self.metrics = [*self.metrics, *(m for m in EVENT_METRICS if m not in self.metrics)]
+        return self
 
 
 class SweepSpec(Strict):
