@@ -30,6 +30,17 @@ STATE = {"debug": False}
 
 ScenarioOpt = Annotated[str, typer.Option("--scenario", "-s", help="bundled scenario name or path to a .toml file")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a parameter: dotted.key=value (repeatable)")]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        help="worker processes: 1 runs in this process, more start a local Dask cluster (default: this machine's cores)",
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="run on the existing Dask cluster at this address, e.g. tcp://host:8786"),
+]
 
 
 @app.callback()
@@ -125,7 +136,8 @@ def compare(
     months: Annotated[int | None, typer.Option(help="months to simulate (default: the scenarios')")] = None,
     developers: Annotated[int | None, typer.Option(help="developer agents (default: the scenarios')")] = None,
     set_: SetOpt = None,
-    workers: Annotated[int, typer.Option(help="parallel processes (1: run in this process)")] = 1,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Run scenarios side by side over seeds; write a figure of the key series and a table of bands."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -133,7 +145,7 @@ def compare(
     from agentmarket.experiments.compare import check_counts, compare_scenarios, load_all, prepare_out_dir
 
     scenario_names = scenario_names or []
-    check_counts(seeds, workers)
+    check_counts(seeds, workers, scheduler)
     load_all(scenario_names, months, developers, set_ or [])
     prepare_out_dir(out)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -147,6 +159,7 @@ def compare(
             developers=developers,
             sets=set_ or [],
             workers=workers,
+            scheduler=scheduler,
             on_run_done=lambda name, seed: bar.update(task, advance=1, description=f"{name} seed {seed}"),
         )
     console.print(f"wrote {result.figure} and {result.table} ({len(result.summary):,} rows)")
@@ -165,12 +178,6 @@ def viz(
         raise typer.Exit(status)
 
 
-WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="local Dask workers (default: this machine's cores)", min=1)
-]
-SchedulerOpt = Annotated[
-    str | None, typer.Option("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
-]
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="finish a sweep in --out; finished runs are not rerun")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
 
@@ -178,8 +185,6 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
 def _run_sweep(spec, out: Path, workers: int | None, scheduler: str | None, resume: bool, quiet: bool) -> None:
     from agentmarket.experiments import run_sweep
 
-    if workers is not None and scheduler:
-        raise InputError("give --workers (a local cluster) or --scheduler (an existing one), not both")
     outcome = run_sweep(spec, out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet)
     print(
         f"{outcome.runs} runs in {out}: {outcome.skipped} done before, {outcome.ok} done now, "
@@ -212,7 +217,7 @@ def batch(
     resume: ResumeOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run replicates of one scenario on Dask; each run is written as it finishes."""
+    """Run replicates of one scenario; each run is written as it finishes."""
     from agentmarket.experiments import batch_spec
 
     spec = batch_spec(
@@ -236,7 +241,7 @@ def sweep(
     resume: ResumeOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Run a parameter sweep (grid, lhs, sobol, morris) on Dask; each run is written as it finishes."""
+    """Run a parameter sweep (grid, lhs, sobol, morris); each run is written as it finishes."""
     from agentmarket.experiments import load_spec
 
     _run_sweep(load_spec(spec_file), out, workers, scheduler, resume, quiet)
@@ -285,14 +290,15 @@ def validate(
     scenario: ScenarioOpt = "baseline",
     seeds: Annotated[int, typer.Option(help="seeds to run (0..N-1)", min=1)] = 10,
     developers: Annotated[int | None, typer.Option(help="developer agents (default: the scenario's)")] = None,
-    workers: Annotated[int, typer.Option(help="processes to run seeds in", min=1)] = 2,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Compare the scenario with the public figures over seeds; exit 1 if a fact is missed."""
     from agentmarket.calibration.validate import run_seeds, validation_table
 
     params = _params(scenario, None, None, developers)
     with console.status(f"running {params.name} over {seeds} seeds"):
-        table = validation_table(run_seeds(params, range(seeds), workers=workers))
+        table = validation_table(run_seeds(params, range(seeds), workers=workers, scheduler=scheduler))
     out = Table(title=f"{params.name} against public figures ({seeds} seeds)")
     for col in ("id", "kind", "target", "unit", "model mean", "5-95%", "tolerance", "status"):
         out.add_column(col, overflow="fold")
@@ -321,7 +327,8 @@ def calibrate(
     trials: Annotated[int, typer.Option(help="optimiser trials", min=1)] = 200,
     seeds: Annotated[int, typer.Option(help="seeds per trial", min=1)] = 3,
     developers: Annotated[int, typer.Option(help="developer agents per run", min=1)] = 2000,
-    workers: Annotated[int, typer.Option(help="processes per trial", min=1)] = 1,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     out: Annotated[Path, typer.Option(help="scenario file to write (.toml)")] = Path("calibrated.toml"),
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
@@ -334,7 +341,7 @@ def calibrate(
     if out.exists() and not overwrite:
         raise InputError(f"--out {str(out)!r} already exists; pass --overwrite to replace it")
     _params(scenario, None)
-    best, loss = fit(scenario, trials=trials, seeds=seeds, developers=developers, workers=workers)
+    best, loss = fit(scenario, trials=trials, seeds=seeds, developers=developers, workers=workers, scheduler=scheduler)
     write_calibrated_scenario(scenario, best, loss, out)
     for key, value in best.items():
         print(f"{key} = {value:.6g}")
@@ -348,6 +355,8 @@ def convergence(
     seeds: Annotated[int, typer.Option(help="seeds per count", min=2)] = 5,
     months: Annotated[int, typer.Option(help="months to simulate", min=1)] = 48,
     out: Annotated[Path, typer.Option(help="figure to write (.png)")] = Path("runs/convergence.png"),
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Market outputs at several agent counts: do they agree within their seed-to-seed spread?"""
     from agentmarket.calibration.convergence import agreement, convergence_table, plot_convergence
@@ -359,7 +368,7 @@ def convergence(
     if any(n < 1 for n in counts):
         raise InputError(f"--sizes {sizes!r}: every agent count must be at least 1")
     _params(scenario, None)
-    table = convergence_table(counts, seeds, scenario, months, workers=2)
+    table = convergence_table(counts, seeds, scenario, months, workers=workers, scheduler=scheduler)
     plot_convergence(table, out)
     print(agreement(table).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(f"wrote {out}")

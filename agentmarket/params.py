@@ -329,6 +329,31 @@ class Lab(Schema):
         0.5, "1/year", "investors fund a lab whose revenue grows faster than this", ge=-1, le=100
     )
     funding_min_usd: float = P(1e9, "USD", "smallest round", ge=0, le=1e13)
+    distress_months_to_exit: int = P(
+        6,
+        "months",
+        "a lab with negative cash and no round for this many months in a row leaves the market",
+        ge=1,
+        le=240,
+    )
+    revenue_trailing_months: int = P(
+        3,
+        "months",
+        "revenue is averaged over this many latest months for the training budget and compared with the same "
+        "months a year earlier for funding",
+        ge=1,
+        le=24,
+    )
+    revenue_growth_window_months: int = P(
+        6, "months", "the pace of revenue growth expected for training is that of this many latest months", ge=1, le=36
+    )
+    training_max_growth_factor: float = P(
+        2.0,
+        "1",
+        "expected revenue over the training lookahead is at most this multiple of trailing revenue",
+        ge=1,
+        le=100,
+    )
     clouds: list[str] = P([], "names", "clouds the lab may buy from (empty: all non-captive clouds)")
 
     @model_validator(mode="after")
@@ -383,6 +408,36 @@ class Cloud(Schema):
         le=100,
     )
     utilization_knee: float = P(0.8, "fraction", "utilisation above which the spot price rises", ge=0, lt=1)
+    forward_share: float = P(
+        0.9,
+        "fraction",
+        "share of expected capacity sold forward under contracts; the rest is kept for spot (and builds aim at "
+        "bookings over this share)",
+        gt=0,
+        le=1,
+    )
+    spot_adjustment: float = P(
+        0.35, "1/month", "share of the log gap between the spot price and its target closed each month", gt=0, le=1
+    )
+    contract_tightness_cap: float = P(
+        1.0, "1", "most tightness (see utilization_knee) priced into new contracts", ge=0, le=100
+    )
+    spot_tightness_cap: float = P(
+        2.0, "1", "most tightness priced into the spot price (2: demand well beyond capacity)", ge=0, le=100
+    )
+    forecast_smoothing: float = P(
+        0.5, "fraction", "weight of the newest month in the forecast of compute asked of the cloud", gt=0, le=1
+    )
+    build_headroom: float = P(
+        0.3,
+        "fraction",
+        "places built beyond forecast demand: demand grows and part of it is priced out when scarce",
+        ge=0,
+        le=10,
+    )
+    facility_life_months: int = P(
+        120, "months", "a place's building cost is spread over this many months", ge=1, le=1200
+    )
     upstream: list[str] = P([], "names", "suppliers feeding the cloud (empty: every grid supplier)")
     owner: str = P("", "lab name or empty", "a lab that owns this fleet and alone buys from it, at cost")
     capex_start_month: str = P(
@@ -447,6 +502,19 @@ class Supplier(Schema):
         le=1e9,
     )
     tightness_premium: float = P(1.0, "1", "price rise as utilisation goes from the knee to full", ge=0, le=100)
+    utilization_knee: float = P(
+        0.8, "fraction", "utilisation of last month above which the supplier's price rises", ge=0, lt=1
+    )
+    tightness_cap: float = P(
+        2.0, "1", "most tightness priced in (2: demand 1.2 times capacity at a knee of 0.8)", ge=0, le=100
+    )
+    price_adjustment: float = P(
+        0.25,
+        "1/month",
+        "share of the log gap between price and target closed each month (supply contracts are sticky)",
+        gt=0,
+        le=1,
+    )
     market_power: float = P(
         0.0, "fraction", "Lerner markup from concentration (share over demand elasticity)", ge=0, lt=1
     )

@@ -11,7 +11,7 @@ from agentmarket.cli import main
 from agentmarket.experiments.compare import FIGURE_NAME, SUMMARY_COLUMNS, TABLE_NAME, compare_scenarios, summarise
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-TINY = ["--seeds", "2", "--months", "12", "--developers", "500"]
+TINY = ["--seeds", "2", "--months", "12", "--developers", "500", "--workers", "1"]
 
 
 def test_compare_cli_writes_a_png_and_a_csv_of_bands(tmp_path, capsys):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from test_properties import run_checked
 
-from agentmarket.agents.labs import DISTRESS_MONTHS_TO_EXIT, LabState
+from agentmarket.agents.labs import LabState
 from agentmarket.output import pivot, tidy
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import load_scenario
@@ -114,7 +114,7 @@ def test_a_price_of_zero():
 
 def test_a_lab_that_runs_out_of_cash_is_distressed_then_exits():
     """Outcome: cash goes negative; the lab stops training and prices at cost plus while
-    distressed; after DISTRESS_MONTHS_TO_EXIT months below zero it exits, serves no one and
+    distressed; after distress_months_to_exit months below zero it exits, serves no one and
     its developers move to the other lab or leave."""
     sets = [
         "labs.lab_a.initial_cash_usd=0",  # and investors who give nothing:
@@ -128,7 +128,7 @@ def test_a_lab_that_runs_out_of_cash_is_distressed_then_exits():
     rows = pivot(finite_table(model), "lab_a")
     assert rows["cash"].iloc[0] < 0
     exit_month = int(np.argmax(rows["exited"].to_numpy() == 1))
-    assert exit_month == DISTRESS_MONTHS_TO_EXIT - 1
+    assert exit_month == params.labs["lab_a"].distress_months_to_exit - 1
     assert (rows["training_cost"].iloc[1:] == 0).all(), "a distressed lab does not train"
     after = rows.iloc[exit_month + 1 :]
     assert (after[["demand", "served", "subscribers", "subscription_revenue", "api_revenue"]] == 0).all().all()

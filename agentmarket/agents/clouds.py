@@ -27,19 +27,6 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 
-FACILITY_LIFE_MONTHS = 120
-"""A place's cost is spread over ten years; the accelerator in it over its own lifetime."""
-
-FORECAST_SMOOTHING = 0.5
-"""Weight of the newest month in a cloud's demand forecast."""
-
-BUILD_HEADROOM = 0.3
-"""Places built beyond forecast demand: demand grows and part of it is priced out when scarce."""
-
-SPOT_ADJUSTMENT = 0.35
-"""Share of the gap (in log price) between the spot price and its target closed each month."""
-
-
 def spot_demand_share(price: float, reference: float, limit: float) -> float:
     """Share of a spot need bought at ``price``: all up to ``reference``, falling to none at ``limit``."""
     if price <= reference:
@@ -130,7 +117,7 @@ class CloudAgent(mesa.Agent):
         contract starts (its booked share); spot prices that of last month's demand.
         """
         m = self.conditions
-        self.unit_cost_usd = m.accelerator_cost_usd_per_month + self.place_cost / FACILITY_LIFE_MONTHS
+        self.unit_cost_usd = m.accelerator_cost_usd_per_month + self.place_cost / self.spec.facility_life_months
         base = self.unit_cost_usd * (1.0 + (0.0 if self.owner else self.spec.margin))
         if self.owner:
             self.contract_price = self.spot_price = base
@@ -138,14 +125,20 @@ class CloudAgent(mesa.Agent):
         lead_month = m.month + self.forward_months
         expected = self.expected_pressure(lead_month)
         self.contract_price = base * (
-            1.0 + self.spec.scarcity_premium * min(tightness(expected, self.spec.utilization_knee), 1.0)
+            1.0
+            + self.spec.scarcity_premium
+            * min(tightness(expected, self.spec.utilization_knee), self.spec.contract_tightness_cap)
         )
         pressure = self.requested / self.deliverable if self.deliverable > 0 else 0.0
-        target = base * (1.0 + self.spec.scarcity_premium * min(tightness(pressure, self.spec.utilization_knee), 2.0))
+        target = base * (
+            1.0
+            + self.spec.scarcity_premium
+            * min(tightness(pressure, self.spec.utilization_knee), self.spec.spot_tightness_cap)
+        )
         if self.spot_price <= 0:
             self.spot_price = target
         else:
-            self.spot_price *= (target / self.spot_price) ** SPOT_ADJUSTMENT
+            self.spot_price *= (target / self.spot_price) ** self.spec.spot_adjustment
 
     def record_clearing(self, requested: float, served: float, available: float) -> None:
         """Store what was asked of the cloud, what it served and what it could serve (accelerators).
@@ -175,10 +168,10 @@ class CloudAgent(mesa.Agent):
         return self.capacity + sum(q for t, q in self.pipeline if t <= month)
 
     def offer_capacity(self, month: int) -> float:
-        """Capacity the cloud will still sell forward for ``month`` (it keeps a tenth for spot)."""
+        """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot)."""
         if self.owner:
             return 0.0
-        return max(0.0, 0.9 * self.expected_capacity(month) - self.booked.get(month, 0.0))
+        return max(0.0, self.spec.forward_share * self.expected_capacity(month) - self.booked.get(month, 0.0))
 
     def book_capacity(self, start: int, months: int, acc: float) -> None:
         """Record a contract of ``acc`` accelerators from ``start`` for ``months`` months."""
@@ -188,7 +181,7 @@ class CloudAgent(mesa.Agent):
     def update_forecast(self) -> None:
         """Holt's linear smoothing of the compute asked of this cloud (accelerators)."""
         self.forecast_level, self.forecast_trend = holt_update(
-            self.forecast_level, self.forecast_trend, self.requested, FORECAST_SMOOTHING
+            self.forecast_level, self.forecast_trend, self.requested, self.spec.forecast_smoothing
         )
 
     def order_capacity(self) -> None:
@@ -197,7 +190,9 @@ class CloudAgent(mesa.Agent):
         arrive = self.conditions.month + self.spec.build_lead_months
         self.update_forecast()
         forecast = max(0.0, self.forecast_level + self.spec.build_lead_months * self.forecast_trend)
-        target = max(self.booked.get(arrive, 0.0) / 0.9, forecast * (1.0 + BUILD_HEADROOM))
+        target = max(
+            self.booked.get(arrive, 0.0) / self.spec.forward_share, forecast * (1.0 + self.spec.build_headroom)
+        )
         want = max(0.0, target - self.expected_capacity(arrive))
         afford = self.capex_budget_usd_per_month / self.capex_per_acc
         busy = self.requested >= self.spec.utilization_knee * self.capacity

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from agentmarket.agents.clouds import CloudAgent
     from agentmarket.model import MarketModel
 
-DISTRESS_MONTHS_TO_EXIT = 6
 OPERATING_MONTHS = 3
 """Months of operating result (revenue less inference and other cost) a lab plans its runway on."""
 PRICE_INDEX_LOG_FLOOR = 1e-9
@@ -69,7 +68,9 @@ class LabAgent(mesa.Agent):
         self.forecast_trend = 0.0
         self.planned_inference: dict[int, float] = {}
         self.planned_training: dict[int, float] = {}
-        self.revenue_history: deque[float] = deque(maxlen=15)
+        self.revenue_history: deque[float] = deque(
+            maxlen=max(12 + self.spec.revenue_trailing_months, self.spec.revenue_growth_window_months + 1)
+        )
         self.operating_history: deque[float] = deque(maxlen=OPERATING_MONTHS)
         self.income_history: deque[float] = deque(maxlen=OPERATING_MONTHS)
         self.training_wanted_usd = 0.0
@@ -225,7 +226,7 @@ class LabAgent(mesa.Agent):
             self.training_wanted_usd = self.training_budget_usd = 0.0
             return
         history = list(self.revenue_history)
-        trailing = float(np.mean(history[-3:])) if history else 0.0
+        trailing = float(np.mean(history[-self.spec.revenue_trailing_months :])) if history else 0.0
         self.training_wanted_usd = self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * (
             trailing * self.expected_growth(history)
         )
@@ -254,12 +255,14 @@ class LabAgent(mesa.Agent):
             return max(0.0, float(self.operating_result_usd + np.float64(self.cash) / months))
 
     def expected_growth(self, history: list[float]) -> float:
-        """Revenue growth factor over the lookahead, from the last six months' pace, in [1, 2]."""
-        months = self.spec.training_lookahead_months
-        if months == 0 or len(history) < 7 or history[-7] <= 0 or history[-1] <= 0:
+        """Revenue growth factor over the lookahead, at the pace of the last ``revenue_growth_window_months``,
+        in [1, ``training_max_growth_factor``]."""
+        s = self.spec
+        months, window = s.training_lookahead_months, s.revenue_growth_window_months
+        if months == 0 or len(history) < window + 1 or history[-window - 1] <= 0 or history[-1] <= 0:
             return 1.0
-        log_growth = months * (math.log(history[-1]) - math.log(history[-7])) / 6.0
-        return math.exp(min(max(log_growth, 0.0), math.log(2.0)))
+        log_growth = months * (math.log(history[-1]) - math.log(history[-window - 1])) / window
+        return math.exp(min(max(log_growth, 0.0), math.log(s.training_max_growth_factor)))
 
     def other_revenue_now(self) -> float:
         """Revenue outside coding agents this month, USD/month.
@@ -469,12 +472,13 @@ class LabAgent(mesa.Agent):
         self.update_standing()
 
     def revenue_growth_per_year(self) -> float:
-        """Growth of the trailing three months' revenue over the same a year earlier."""
+        """Growth of the trailing ``revenue_trailing_months`` of revenue over the same months a year earlier."""
         h = list(self.revenue_history)
-        if len(h) < 15:
+        months = self.spec.revenue_trailing_months
+        if len(h) < 12 + months:
             return math.inf if sum(h) > 0 else 0.0
-        before = sum(h[:3])
-        return sum(h[-3:]) / before - 1.0 if before > 0 else math.inf
+        before = sum(h[-12 - months : -12])
+        return sum(h[-months:]) / before - 1.0 if before > 0 else math.inf
 
     def raise_funding(self) -> None:
         """Raise a round when cash covers fewer than ``funding_runway_months`` of burn and revenue grows.
@@ -496,13 +500,13 @@ class LabAgent(mesa.Agent):
         self.funding_rounds += 1
 
     def update_standing(self) -> None:
-        """Distressed while cash is negative; exits after ``DISTRESS_MONTHS_TO_EXIT`` such months
+        """Distressed while cash is negative; exits after ``distress_months_to_exit`` such months in a row
         only if it cannot pay its way even without training (a negative operating result)."""
         if self.state is LabState.EXITED:
             return
         if self.cash < 0:
             self.months_distressed += 1
-            hopeless = self.months_distressed >= DISTRESS_MONTHS_TO_EXIT and self.operating_result_usd < 0
+            hopeless = self.months_distressed >= self.spec.distress_months_to_exit and self.operating_result_usd < 0
             self.state = LabState.EXITED if hopeless else LabState.DISTRESSED
         else:
             self.months_distressed = 0

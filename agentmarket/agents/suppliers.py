@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 FLOW_LAYERS = (Layer.MEMORY, Layer.PACKAGING)
-PRICE_ADJUSTMENT = 0.25
-"""Share of the log gap between a supplier's price and its target closed each month (contracts are sticky)."""
 
 
 def initial_pipeline(start: int, lead_months: int, capacity: float, growth_per_year: float) -> deque[tuple[int, float]]:
@@ -117,17 +115,19 @@ class SupplierAgent(mesa.Agent):
     def set_price(self) -> None:
         """Move the price part of the way to base / (1 - market power) * (1 + premium * tightness).
 
-        Tightness is that of last month's demand over capacity, capped at 2 (demand 1.2 times
-        capacity); a concentrated maker's Lerner markup is its market power. Supply
-        contracts make prices sticky: each month closes ``PRICE_ADJUSTMENT`` of the log gap.
+        Tightness is that of last month's demand over capacity above ``utilization_knee``, capped
+        at ``tightness_cap``; a concentrated maker's Lerner markup is its market power. Supply
+        contracts make prices sticky: each month closes ``price_adjustment`` of the log gap.
         """
         markup = 1.0 / (1.0 - self.spec.market_power)
-        scarcity = 1.0 + self.spec.tightness_premium * min(tightness(self.pressure, 0.8), 2.0)
+        scarcity = 1.0 + self.spec.tightness_premium * min(
+            tightness(self.pressure, self.spec.utilization_knee), self.spec.tightness_cap
+        )
         target = self.spec.base_price * markup * scarcity
         if self.price <= 0 or target <= 0:
             self.price = target
         else:
-            self.price *= (target / self.price) ** PRICE_ADJUSTMENT
+            self.price *= (target / self.price) ** self.spec.price_adjustment
 
     def step(self, month: int) -> None:
         """The supplier's month (``month`` is its index): expansions arrive, the price moves, expansions are ordered.

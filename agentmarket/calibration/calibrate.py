@@ -18,6 +18,7 @@ import tomli_w
 
 from agentmarket.calibration.validate import calibration_loss, run_seeds
 from agentmarket.errors import InputError
+from agentmarket.experiments.executor import Executor, check_workers, open_executor
 from agentmarket.files import write_atomic
 from agentmarket.params import month_index
 from agentmarket.scenarios import load_scenario
@@ -72,25 +73,30 @@ def calibrate(
     trials: int = 60,
     seeds: int = 3,
     developers: int = 2000,
-    workers: int = 1,
+    workers: int | None = 1,
     sampler_seed: int = 0,
     show_progress_bar: bool = True,
     storage: str | None = None,
     study_name: str | None = None,
+    scheduler: str | None = None,
 ) -> tuple[dict[str, float], float]:
     """Search the free parameters; return the best values and their loss.
 
-    With an optuna ``storage`` and a ``study_name``, a search resumes where it stopped, and
-    several processes may search the same study at once.
+    Each trial's seeds run on one executor opened for the whole search with ``workers`` and
+    ``scheduler`` (see :func:`~agentmarket.experiments.executor.open_executor`), so a
+    cluster starts once, not once per trial. With an optuna ``storage`` and a
+    ``study_name``, a search resumes where it stopped, and several processes may search the
+    same study at once.
     """
+    check_workers(workers, scheduler)
     free = load_free_parameters()
     months = horizon_months(scenario)
 
-    def objective(trial: optuna.Trial) -> float:
+    def trial_loss(trial: optuna.Trial, executor: Executor) -> float:
         values = {p.key: p.suggest(trial) for p in free}
         overrides = {**values, "simulation.months": months, "simulation.developer_agents": developers}
         params = load_scenario(scenario, overrides)
-        return calibration_loss(run_seeds(params, range(seeds), workers=workers))
+        return calibration_loss(run_seeds(params, range(seeds), executor=executor))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -103,7 +109,8 @@ def calibrate(
     start = load_scenario(scenario)
     if not study.trials:
         study.enqueue_trial({p.key: _current(start, p.key) for p in free if p.low <= _current(start, p.key) <= p.high})
-    study.optimize(objective, n_trials=trials, show_progress_bar=show_progress_bar)
+    with open_executor(workers, scheduler, runs=seeds) as executor:
+        study.optimize(lambda trial: trial_loss(trial, executor), n_trials=trials, show_progress_bar=show_progress_bar)
     return dict(study.best_params), float(study.best_value)
 
 

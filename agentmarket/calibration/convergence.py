@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from agentmarket.calibration.validate import run_seeds
+from agentmarket.calibration.validate import run_table
+from agentmarket.experiments.executor import open_executor
 from agentmarket.output import pivot
 from agentmarket.scenarios import load_scenario
 
@@ -36,14 +37,24 @@ def convergence_table(
     seeds: int = 5,
     scenario: str = "baseline",
     months: int = 48,
-    workers: int = 1,
+    workers: int | None = 1,
+    scheduler: str | None = None,
 ) -> pd.DataFrame:
-    """One row per (agent count, seed) with the market outputs of :data:`OUTPUTS`."""
-    rows = []
+    """One row per (agent count, seed) with the market outputs of :data:`OUTPUTS`.
+
+    Every (count, seed) run goes to one executor opened with ``workers`` and ``scheduler``
+    (see :func:`~agentmarket.experiments.executor.open_executor`), largest counts first so
+    that the longest runs do not start last.
+    """
+    jobs = []
     for n in sizes:
         params = load_scenario(scenario, {"simulation.developer_agents": n, "simulation.months": months})
-        for seed, table in enumerate(run_seeds(params, range(seeds), workers=workers)):
-            rows.append({"agents": n, "seed": seed, **outputs_of(table)})
+        jobs.extend((n, seed, params) for seed in range(seeds))
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][0])
+    with open_executor(workers, scheduler, runs=len(jobs)) as executor:
+        tables = executor.map(run_table, [(jobs[i][2], jobs[i][1]) for i in order])
+    by_job = dict(zip(order, tables, strict=True))
+    rows = [{"agents": n, "seed": seed, **outputs_of(by_job[i])} for i, (n, seed, _params) in enumerate(jobs)]
     return pd.DataFrame(rows)
 
 

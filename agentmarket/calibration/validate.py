@@ -9,13 +9,13 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from agentmarket.experiments.executor import Executor, open_executor
 from agentmarket.output import pivot, run_scenario
 from agentmarket.params import Params
 
@@ -213,18 +213,30 @@ def limit_for(target: Target) -> float:
     return MONEY_LIMIT if target.unit.startswith("USD") else SHARE_LIMIT
 
 
-def _run_one(args: tuple[Params, int]) -> pd.DataFrame:
-    params, seed = args
+def run_table(job: tuple[Params, int]) -> pd.DataFrame:
+    """The tidy table of one run of ``params`` with one seed (a top-level function, for workers)."""
+    params, seed = job
     return run_scenario(params, seed)[1]
 
 
-def run_seeds(params: Params, seeds: Iterable[int], workers: int = 1) -> list[pd.DataFrame]:
-    """Tidy tables of ``params`` run once per seed (in worker processes when ``workers`` > 1)."""
+def run_seeds(
+    params: Params,
+    seeds: Iterable[int],
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+) -> list[pd.DataFrame]:
+    """Tidy tables of ``params`` run once per seed, in the order of ``seeds``.
+
+    The runs go to ``executor`` if given (a caller that runs many batches opens one and
+    keeps it), else to one opened for them with ``workers`` and ``scheduler`` (see
+    :func:`~agentmarket.experiments.executor.open_executor`).
+    """
     jobs = [(params, int(s)) for s in seeds]
-    if workers <= 1 or len(jobs) <= 1:
-        return [_run_one(j) for j in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_run_one, jobs))
+    if executor is not None:
+        return executor.map(run_table, jobs)
+    with open_executor(workers, scheduler, runs=len(jobs)) as opened:
+        return opened.map(run_table, jobs)
 
 
 def model_values(tables: list[pd.DataFrame]) -> dict[str, np.ndarray]:

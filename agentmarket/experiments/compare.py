@@ -12,10 +12,8 @@ written to temporary names and moved into place only when both are complete.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from agentmarket.errors import InputError
+from agentmarket.experiments.executor import check_workers, open_executor
 from agentmarket.files import write_all_atomic
 from agentmarket.params import Layer, Params
 
@@ -112,12 +111,11 @@ def load_all(
     return loaded
 
 
-def check_counts(seeds: int, workers: int) -> None:
-    """Refuse fewer than one seed or one worker process (:class:`InputError`)."""
+def check_counts(seeds: int, workers: int | None = None, scheduler: str | None = None) -> None:
+    """Refuse fewer than one seed, fewer than one worker, or a malformed scheduler (:class:`InputError`)."""
     if seeds < 1:
         raise InputError(f"--seeds must be at least 1 (got {seeds})")
-    if workers < 1:
-        raise InputError(f"--workers must be at least 1 (got {workers})")
+    check_workers(workers, scheduler)
 
 
 def prepare_out_dir(out: str | os.PathLike) -> Path:
@@ -134,31 +132,29 @@ def prepare_out_dir(out: str | os.PathLike) -> Path:
     return path
 
 
-def run_one(label: str, params: Params, seed: int) -> pd.DataFrame:
+def run_one(job: tuple[str, Params, int]) -> pd.DataFrame:
     """One run's tidy table (date, entity, metric, value) tagged with its scenario and seed."""
     from agentmarket.output import run_scenario
 
+    label, params, seed = job
     _model, table = run_scenario(params, seed)
     return table.assign(scenario=label, seed=seed)
 
 
-def iter_runs(scenarios: dict[str, Params], seeds: int, workers: int = 1) -> Iterator[tuple[str, int, pd.DataFrame]]:
+def iter_runs(
+    scenarios: dict[str, Params], seeds: int, workers: int | None = 1, scheduler: str | None = None
+) -> Iterator[tuple[str, int, pd.DataFrame]]:
     """Yield (scenario, seed, table) for every scenario and seed ``0 .. seeds-1``, as each finishes.
 
-    With ``workers`` > 1 the runs go to a pool of processes; each run is independent and
-    seeded, so the results do not depend on the number of workers.
+    The runs go to :func:`~agentmarket.experiments.executor.open_executor` with ``workers``
+    and ``scheduler``; each run is independent and seeded, so the results do not depend on
+    where it ran.
     """
     jobs = [(label, params, seed) for label, params in scenarios.items() for seed in range(seeds)]
-    if workers <= 1:
-        for label, params, seed in jobs:
-            yield label, seed, run_one(label, params, seed)
-        return
-    # spawned, not forked: the parent may hold threads (progress bars, plotting) that fork would copy mid-state
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(run_one, *job): job for job in jobs}
-        for future in as_completed(futures):
-            label, _params, seed = futures[future]
-            yield label, seed, future.result()
+    with open_executor(workers, scheduler, runs=len(jobs)) as executor:
+        for index, table in executor.as_completed(run_one, jobs):
+            label, _params, seed = jobs[index]
+            yield label, seed, table
 
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
@@ -269,20 +265,23 @@ def compare_scenarios(
     months: int | None = None,
     developers: int | None = None,
     sets: Sequence[str] = (),
-    workers: int = 1,
+    workers: int | None = 1,
     on_run_done: Callable[[str, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> Comparison:
     """Run ``names`` over seeds ``0 .. seeds-1``; write ``compare.png`` and ``compare.csv`` to ``out``.
 
     Bad input (an unknown scenario, fewer than one seed, an output folder that cannot be
-    written) raises :class:`InputError` before the first run. ``on_run_done(scenario, seed)``
+    written, a bad ``workers`` or ``scheduler``) raises :class:`InputError` before the first
+    run. ``workers`` and ``scheduler`` choose where the runs go (see
+    :func:`~agentmarket.experiments.executor.open_executor`). ``on_run_done(scenario, seed)``
     is called after each run, for progress bars.
     """
-    check_counts(seeds, workers)
+    check_counts(seeds, workers, scheduler)
     scenarios = load_all(names, months, developers, sets)
     folder = prepare_out_dir(out)
     tables = []
-    for label, seed, table in iter_runs(scenarios, seeds, workers):
+    for label, seed, table in iter_runs(scenarios, seeds, workers, scheduler):
         tables.append(table)
         if on_run_done is not None:
             on_run_done(label, seed)
