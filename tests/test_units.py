@@ -155,7 +155,7 @@ def test_holt_update_smooths_level_and_trend():
 def test_a_labs_forecast_follows_holt_and_extrapolates_the_trend():
     lab = lab_with(PricingPolicy.HOLD, forecast_smoothing=0.5)
     for demand in (100.0, 120.0, 140.0):
-        lab.demand = demand
+        lab.coding_demand = demand  # users' compute: the lab forecasts inference, not its training plan
         lab.update_forecast()
     # level 100; then 0.5*120 + 0.5*100 = 110, trend 5; then 0.5*140 + 0.5*115 = 127.5, trend 0.5*17.5 + 2.5
     assert (lab.forecast_level, lab.forecast_trend) == (127.5, 11.25)
