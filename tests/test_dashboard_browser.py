@@ -219,3 +219,112 @@ def test_invalid_value_shows_message_and_keeps_the_run(server, context):
     assert message.is_visible(), "a second bad value hid the first one's message"
     tab.shot("dashboard-invalid-value.png")
     assert tab.console_errors == []
+
+
+# ----- ensemble mode, the explorer, and several sessions at once -----------------------------------
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def test_ensemble_of_five_seeds_steps_together_and_draws_a_band(server, context):
+    tab = Tab(context, server.url)
+    tab.set_input("developers", "2000")
+    tab.set_input("runs", "5")
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('of 5 runs, seeds 0-4')", timeout=30_000
+    )
+    assert "median and 5-95% band of 5 runs" in tab.run_label
+    tab.step(14)
+    tab.page.locator(".am-control-selected input").wait_for(timeout=10_000)
+    tab.set_input("selected", "3")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('seed 2 (selected)')", timeout=10_000
+    )
+    events = tab.page.locator(".am-event")
+    assert events.count() >= 1, "no event listed for the selected run"
+    assert tab.text(".am-events .am-label").startswith("Events of the selected run")
+    tab.page.set_viewport_size({"width": 1500, "height": 1500})
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(DOCS_IMG / "dashboard-ensemble.png"), full_page=True)
+    assert tab.requests.blocked == []
+    assert tab.console_errors == []
+
+
+def test_a_rejected_ensemble_size_is_shown_and_keeps_the_runs(server, context):
+    tab = Tab(context, server.url)
+    stepped = tab.step(1)
+    tab.set_input("runs", "21")
+    tab.page.locator(".am-error-runs").wait_for(timeout=10_000)
+    assert "from 1 to 20" in tab.text(".am-error-runs")
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        f"document.querySelector('.am-date .am-value').innerText !== {stepped!r}"
+        " || document.querySelector('.am-error-runs') !== null",
+        timeout=10_000,
+    )
+    assert tab.date == stepped, "a rejected size replaced the run"
+
+
+def test_explore_view_opens_a_batch_folder(server, context, tmp_path):
+    from agentmarket.cli import main
+
+    out = tmp_path / "batch"
+    assert (
+        main(["batch", "--seeds", "2", "--months", "3", "--set", "simulation.developer_agents=100", "--out", str(out)])
+        == 0
+    )
+    tab = Tab(context, server.url)
+    tab.page.locator(".v-tab", has_text="Explore results").first.click()
+    field = tab.page.locator(".am-explore-folder input").first
+    field.fill(str(out))
+    tab.click(".am-explore-open")
+    tab.page.locator(".am-explored-title").wait_for(timeout=15_000)
+    assert tab.text(".am-explored-title").startswith("batch:")
+    tab.page.wait_for_selector(".am-chart-fan-0 [data-draws]", state="attached", timeout=15_000)
+    assert tab.page.locator(".am-boxes-missing").count() == 1
+    field.fill(str(tmp_path / "nowhere"))
+    tab.click(".am-explore-open")
+    tab.page.locator(".am-explore-error").wait_for(timeout=10_000)
+    assert "is not a folder" in tab.text(".am-explore-error")
+    assert tab.console_errors == []
+
+
+def test_two_sessions_play_at_once_and_each_keeps_its_own_run(server, browser):
+    """The load test in small: two browser sessions play their own runs at the same time."""
+    from agentmarket.visualization.load import play_sessions
+
+    result = play_sessions(browser, server.url, sessions=2, seconds=8.0, developers=2000)
+    assert result.errors == [], result.errors
+    assert result.blocked == []
+    assert all(months >= 3 for months in result.months_played), result.months_played
+    assert len(set(result.labels)) == 2, "the two sessions showed the same run"
+
+
+def test_closing_a_tab_gives_its_models_memory_back(server, browser):
+    """A session with the largest model the page allows; after its tab closes the server's
+    memory is back within 10% of where it was before the tab opened."""
+    from agentmarket.visualization.load import server_rss_mb, wait_for_memory
+    from agentmarket.visualization.state import MAX_DASHBOARD_DEVELOPERS
+
+    warm_up = browser.new_context()
+    warm = Tab(warm_up, server.url).page  # the first page imports what every page needs
+    warm.unroute("**/*")
+    warm.close(run_before_unload=True)
+    warm_up.close()
+    before = server_rss_mb(server.process.pid)
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    tab = Tab(context, server.url)
+    tab.set_input("developers", str(MAX_DASHBOARD_DEVELOPERS))
+    tab.set_input("runs", "2")
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('200,000 developer agents')", timeout=60_000
+    )
+    tab.step(2)
+    grown = server_rss_mb(server.process.pid)
+    assert grown > 1.10 * before, f"two runs of {MAX_DASHBOARD_DEVELOPERS:,} developers took no memory to free"
+    tab.page.unroute("**/*")  # the close beacon is sent while the page goes away, past any route handler
+    tab.page.close(run_before_unload=True)
+    context.close()
+    after = wait_for_memory(server.process.pid, 1.10 * before, timeout_s=60.0)
+    assert after <= 1.10 * before, f"memory {before:.0f} MiB before the tab, {grown:.0f} open, {after:.0f} after"

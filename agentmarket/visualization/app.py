@@ -13,6 +13,9 @@ for the browser tests.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import threading
 import time
@@ -45,6 +48,28 @@ from agentmarket.visualization.state import (
 from agentmarket.visualization.widgets import VegaView
 
 PLAY_PAUSE_S = 0.12  # pause between months while playing, so the browser can draw each one
+RELEASE_DELAY_S = 2.0
+"""Seconds after a session closes before its memory is handed back (solara collects it first)."""
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the operating system.
+
+    The server's many threads each have a malloc arena; glibc returns freed memory from them
+    only on ``malloc_trim``, so without it a closed session's models stay in the server's
+    resident memory. Elsewhere than glibc only the collection runs.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def release_memory_later() -> None:
+    """Run :func:`release_memory` shortly, off the closing thread."""
+    timer = threading.Timer(RELEASE_DELAY_S, release_memory)
+    timer.daemon = True
+    timer.start()
+
 
 CSS = """
 .am-figures .am-figure { min-width: 120px; }
@@ -250,6 +275,19 @@ def LiveView():
             time.sleep(PLAY_PAUSE_S)
 
     solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
+
+    def free_on_close():
+        """When the session closes (its tab closed), stop playing and give the models' memory back."""
+
+        def cleanup():
+            playing.set(False)
+            with lock:
+                ensemble.value.close()
+            release_memory_later()
+
+        return cleanup
+
+    solara.use_effect(free_on_close, [])
 
     def start_ensemble(name: str, new_values: dict[str, Any], new_seed: int, new_size: int) -> bool:
         """Replace the runs with fresh ones; on bad input keep the old runs and show why."""

@@ -71,14 +71,18 @@ def _dash(pinned: PinnedRun | None) -> dict[str, Any]:
     }
 
 
-def band_rows(band: Sequence[Rows], extract: Callable[[dict[str, Any]], dict[str, float]]) -> list[dict[str, Any]]:
+def band_rows(
+    band: Sequence[Rows], extract: Callable[[dict[str, Any]], dict[str, float]]
+) -> list[dict[str, Any]] | None:
     """Median and 5-95% band over the runs of an ensemble, for each month and series.
 
     ``band`` holds each run's months (all of the same length, as the runs step together);
-    ``extract`` maps one month's snapshot to ``{series: value}``. Empty for fewer than two runs.
+    ``extract`` maps one month's snapshot to ``{series: value}``. None for fewer than two runs
+    (no band is drawn); an empty list before the first month (the band's layers are there,
+    so the chart's frame does not change when the first month arrives).
     """
     if len(band) < 2:
-        return []
+        return None
     months = min(len(h) for h in band)
     rows: list[dict[str, Any]] = []
     for t in range(months):
@@ -96,8 +100,11 @@ def event_rows(events: Iterable[Any], kinds: Iterable[str]) -> list[dict[str, An
     return [{"date": _month(e.date), "text": e.text, "kind": e.kind} for e in events if e.kind in wanted]
 
 
-def _band_layers(band: list[dict[str, Any]], x: dict[str, Any], y_title: str, y_axis: dict[str, Any]) -> list[dict]:
-    if not band:
+def _band_layers(
+    band: list[dict[str, Any]] | None, x: dict[str, Any], y_title: str, y_axis: dict[str, Any]
+) -> list[dict]:
+    """An area from the 5th to the 95th percentile and a dotted median, per series; none without a band."""
+    if band is None:
         return []
     color = {"field": "series", "type": "nominal", "title": None}
     return [
@@ -164,7 +171,7 @@ def _line_chart(
             **_dash(pinned),
         },
     }
-    spec["layer"] = [*_band_layers(band or [], X_MONTH, y_title, y_axis), line, *_event_layers(events, X_MONTH)]
+    spec["layer"] = [*_band_layers(band, X_MONTH, y_title, y_axis), line, *_event_layers(events, X_MONTH)]
     return spec
 
 

@@ -398,6 +398,16 @@ class Ensemble:
                 run.step()
         return self.run.history[-1]
 
+    def close(self) -> None:
+        """Drop every run and its model, so that a closed session's memory goes at once.
+
+        A closed page's widgets and callbacks may still hold this object for a while; once it
+        holds no run, they hold no model.
+        """
+        for run in self.runs:
+            run.history.clear()
+            run.model = None  # type: ignore[assignment]
+
     def select(self, index: int) -> None:
         """Draw run ``index`` (0-based) on top; out-of-range indices are refused."""
         if not 0 <= index < self.size:
