@@ -84,14 +84,20 @@ def band_rows(
     if len(band) < 2:
         return None
     months = min(len(h) for h in band)
-    rows: list[dict[str, Any]] = []
-    for t in range(months):
-        per_run = [extract(h[t]) for h in band]
-        for series in per_run[0]:
-            values = np.array([r.get(series, np.nan) for r in per_run], dtype=float)
-            lo, med, hi = np.nanpercentile(values, [5, 50, 95])
-            rows.append({"date": _month(band[0][t]["date"]), "series": series, "lo": lo, "median": med, "hi": hi})
-    return rows
+    if months == 0:
+        return []
+    names = list(extract(band[0][0]))
+    values = np.array(
+        [[[month.get(name, np.nan) for name in names] for month in map(extract, h[:months])] for h in band],
+        dtype=float,
+    )  # runs x months x series
+    lo, med, hi = np.nanpercentile(values, [5, 50, 95], axis=0)
+    dates = [_month(row["date"]) for row in band[0][:months]]
+    return [
+        {"date": dates[t], "series": name, "lo": lo[t, k], "median": med[t, k], "hi": hi[t, k]}
+        for t in range(months)
+        for k, name in enumerate(names)
+    ]
 
 
 def event_rows(events: Iterable[Any], kinds: Iterable[str]) -> list[dict[str, Any]]:
