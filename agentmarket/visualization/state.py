@@ -232,10 +232,14 @@ def _number(obj: Any, name: str) -> float:
 
 
 def simulated_month(model: MarketModel) -> str:
-    """The month whose results the model holds: the one before ``model.date`` once it stepped."""
+    """The model's month: the last of the ``model.steps`` months it has simulated (YYYY-MM).
+
+    Mesa counts the steps taken; the month shown with the results is the one those steps
+    reached, so the label and the figures beside it always belong to the same month.
+    """
     from agentmarket.params import month_label
 
-    return month_label(model.month - 1)
+    return month_label(model.params.start_index + model.steps - 1)
 
 
 def snapshot(model: MarketModel) -> dict[str, Any]:
