@@ -105,10 +105,16 @@ def play_sessions(browser, url: str, sessions: int = 2, seconds: float = 30.0, d
         page.evaluate(WATCH_MONTHS)
         starts.append(page.locator(".am-date .am-value").first.inner_text())
         page.locator(".am-play").first.click()
+    for _, page in opened:
+        page.locator(".am-play", has_text="Pause").first.wait_for(timeout=60_000)
     time.sleep(seconds)
     for i, (_context, page) in enumerate(opened):
-        page.locator(".am-play", has_text="Pause").first.click()
-        page.locator(".am-play", has_text="Play").first.wait_for(timeout=30_000)
+        pause = page.locator(".am-play", has_text="Pause")
+        if pause.count():
+            pause.first.click()
+            page.locator(".am-play", has_text="Play").first.wait_for(timeout=60_000)
+        elif not page.locator(".am-step").first.is_disabled():
+            result.errors.append(f"session {i} stopped playing before its run ended")
         times = page.evaluate("window.__amTimes")
         gaps = [b - a - 1000.0 * PLAY_PAUSE_S for a, b in itertools.pairwise(times)]
         result.step_redraw_ms.extend(gaps)
