@@ -27,13 +27,21 @@ FREE_PARAMETERS_TOML = Path(__file__).parent / "free_parameters.toml"
 LAST_TARGET_MONTH = "2026-12"
 
 
+PRIORS = ("uniform", "log-uniform")
+"""Prior distributions a free parameter may have, each over its [low, high] range."""
+
+
 @dataclass(frozen=True)
 class FreeParameter:
+    """A fitted parameter: its search range, scale, and the prior ``--method abc`` starts from."""
+
     key: str
     low: float
     high: float
     log: bool
     integer: bool = False
+    prior: str = ""
+    reason: str = ""
 
     def suggest(self, trial: optuna.Trial) -> float | int:
         if self.integer:
@@ -42,10 +50,19 @@ class FreeParameter:
 
 
 def load_free_parameters(path: Path = FREE_PARAMETERS_TOML) -> list[FreeParameter]:
+    """Every entry of free_parameters.toml, in the order of the file."""
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)["parameters"]
     return [
-        FreeParameter(k, float(v["low"]), float(v["high"]), bool(v.get("log", False)), bool(v.get("integer", False)))
+        FreeParameter(
+            k,
+            float(v["low"]),
+            float(v["high"]),
+            bool(v.get("log", False)),
+            bool(v.get("integer", False)),
+            str(v.get("prior", "")),
+            str(v.get("reason", "")),
+        )
         for k, v in raw.items()
     ]
 
@@ -121,7 +138,9 @@ def _current(params: Any, key: str) -> float:
     return float(node)
 
 
-def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: float, path: str | os.PathLike) -> Path:
+def write_calibrated_scenario(
+    scenario: str, values: dict[str, float], loss: float, path: str | os.PathLike, description: str | None = None
+) -> Path:
     """Write a scenario that extends ``scenario`` with the fitted values (atomically)."""
     out = Path(path)
     if out.suffix != ".toml":
@@ -129,7 +148,8 @@ def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: flo
     doc = {
         "extends": scenario,
         "name": out.stem,
-        "description": f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
+        "description": description
+        or f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
         **nest({k: v if isinstance(v, int) else float(f"{v:.6g}") for k, v in values.items()}),
     }
 
