@@ -49,10 +49,8 @@ def test_batch_records_each_runs_drawn_parameters_in_its_manifest(tmp_path, caps
 def test_compare_draws_the_same_parameters_for_the_same_seed_and_records_them(tmp_path, capsys):
     post = posterior_file(tmp_path / "posterior.parquet")
     out = tmp_path / "cmp"
-    code = main(
-        ["compare", "baseline", "price-war", "--posterior", str(post), "--seeds", "3", "--months", "2"]
-        + ["--developers", "50", "--out", str(out)]
-    )
+    args = ["compare", "baseline", "price-war", "--posterior", str(post), "--seeds", "3", "--months", "2"]
+    code = main([*args, "--developers", "50", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     draws = pd.read_csv(out / "draws.csv")
     assert list(draws["seed"]) == [0, 1, 2]
