@@ -274,8 +274,9 @@ def test_the_installed_command_answers_in_one_line_and_status_2(tmp_path):
         text=True,
     )
     assert done.returncode == 2
-    assert one_line(done.stderr) == "agentmarket: error: " + done.stderr.strip().removeprefix("agentmarket: error: ")
-    assert "adoption.imitation" in done.stderr
+    line = one_line(done.stderr)
+    assert line.startswith("agentmarket: error: ") and "adoption.imitation" in line
+    assert done.stderr == line + "\n", "nothing on stderr but the one error line"
     assert files_in(tmp_path) == []
 
 

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from agentmarket.scenarios import load_scenario
 from agentmarket.visualization import charts
 from agentmarket.visualization.state import (
     MAX_ENSEMBLE_RUNS,
@@ -15,19 +16,36 @@ from agentmarket.visualization.state import (
     Run,
     build_ensemble,
     build_model,
+    build_params,
     events,
+    overrides_for,
     pin,
     scenario_defaults,
+    scenario_names,
     validate,
 )
 
 SMALL = {"developers": 500}
 
 
-def test_unchanged_controls_add_no_overrides():
-    defaults = scenario_defaults("baseline")
-    model = build_model("baseline", defaults, seed=0)
-    assert model.params.simulation.developer_agents == defaults["developers"]
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_unchanged_controls_add_no_overrides(scenario):
+    """Controls left at the scenario's values override nothing, so the scenario runs as written
+    (a layer whose suppliers differ keeps each supplier's own value)."""
+    base = load_scenario(scenario)
+    assert overrides_for(base, scenario_defaults(scenario)) == ({}, {})
+    assert build_params(scenario, scenario_defaults(scenario)) == load_scenario(
+        scenario, {"simulation.collect_data": True}
+    )
+
+
+def test_a_changed_control_overrides_only_its_own_keys():
+    base = load_scenario("baseline")
+    values = {**scenario_defaults("baseline"), "grid_growth": 0.7}
+    grid = [name for name, s in base.suppliers.items() if s.layer.value == "grid"]
+    overrides, owner = overrides_for(base, values)
+    assert grid and overrides == {f"suppliers.{name}.expansion_per_year": 0.7 for name in grid}
+    assert set(owner.values()) == {"grid_growth"}
 
 
 def test_a_rejected_value_names_its_control():
