@@ -22,6 +22,19 @@ from agentmarket.visualization.browser import (
 
 OUT = Path(__file__).resolve().parents[1] / "test-output"
 
+
+def month_label(date: str, later: int = 0) -> str:
+    """The month ``later`` months after the one shown, as YYYY-MM."""
+    n = month_number(date) + later
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def month_number(date: str) -> int:
+    """Months since year 0 of the last simulated month shown (the one before the start, at the start)."""
+    year, month = int(date[:4]), int(date[5:7])
+    return year * 12 + month - 1 - (1 if date.endswith("(start)") else 0)
+
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.xdist_group("browser"),
@@ -148,13 +161,16 @@ def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
     chart_after_step = tab.wait_for_chart_change("adoption", chart_before)
 
     tab.click(".am-play")
-    tab.wait_for_date_change(first)
-    tab.page.wait_for_timeout(800)
+    tab.page.wait_for_function(  # play moves on by itself, at least two months
+        f"document.querySelector('.am-date .am-value').innerText.slice(0, 7) >= '{month_label(first, 2)}'",
+        timeout=30_000,
+    )
     tab.click(".am-play")  # pause
     tab.page.locator(".am-play", has_text="Play").wait_for(timeout=5_000)
-    tab.page.wait_for_timeout(400)
+    # Step waits for any month in flight; after it, a paused run moves only when stepped
+    after_pause = tab.step()
+    assert month_number(tab.step()) == month_number(after_pause) + 1, "the run went on playing after Pause"
     played_to = tab.date
-    assert played_to > first, "play did not move past the stepped month"
     tab.wait_for_chart_change("adoption", chart_after_step)
     tab.shot("dashboard-played.png")
 
@@ -167,9 +183,11 @@ def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
 def test_changed_control_takes_effect_after_reset(server, context):
     tab = Tab(context, server.url)
     assert "10,000 developer agents" in tab.run_label
+    start = tab.date
     tab.set_input("developers", "2000")
-    tab.page.wait_for_timeout(300)
+    stepped = tab.step()  # handled after the new value: the page has taken it in
     assert "10,000 developer agents" in tab.run_label, "the run changed before Reset"
+    assert month_number(stepped) == month_number(start) + 1, "the run was replaced before Reset"
     tab.click(".am-reset")
     tab.page.wait_for_function(
         "document.querySelector('.am-run-label').innerText.includes('2,000 developer agents')", timeout=10_000
@@ -195,8 +213,7 @@ def test_two_pages_keep_separate_models(server, context):
     second = Tab(context, server.url)
     start = second.date
     first.step(3)
-    second.page.wait_for_timeout(300)
-    assert second.date == start, "stepping one page moved the other"
+    assert month_number(second.step()) == month_number(start) + 1, "stepping one page moved the other"
     second.set_input("developers", "3000")
     second.click(".am-reset")
     second.page.wait_for_function("document.querySelector('.am-run-label').innerText.includes('3,000')", timeout=10_000)
@@ -211,8 +228,8 @@ def test_invalid_value_shows_message_and_keeps_the_run(server, context):
     message.wait_for(timeout=10_000)
     assert "expansion_per_year" in message.inner_text()
     tab.click(".am-reset")
-    tab.page.wait_for_timeout(500)
-    assert tab.date == stepped, "a rejected value replaced the run"
+    after = tab.step()  # handled after the Reset
+    assert month_number(after) == month_number(stepped) + 1, "a rejected value replaced the run"
     assert message.is_visible()
     tab.set_input("developers", "0")
     tab.page.locator(".am-error-developers").wait_for(timeout=10_000)
