@@ -16,7 +16,8 @@ quantile (``RUNS - 1`` degrees of freedom) that puts the chance of a false alarm
 ``FALSE_ALARM`` per parameter pair, Bonferroni over the months, and ``1 / N`` the share's
 resolution (one agent, for months where every run has reached everyone). Measured over
 seeds 0-19 at every pair of p in {0.001, 0.01, 0.03, 0.05} x q in {0.05, 0.3, 0.5, 0.8}, the
-worst month used 0.6 of that tolerance (means of 10 runs).
+worst month used 0.6 of that tolerance (means of 10 runs, 10,000 agents, 60 months); in the
+test's own runs (5,000 agents, 48 months) seeds 0-19 used at most 0.65 of it.
 
 **Each month's adopters are the Bass hazard's draw.** Given the adopters A(t) at the start
 of a month, each of the N - A(t) others adopts independently with probability
@@ -27,7 +28,8 @@ months' surprises to stay within the normal quantile of ``FALSE_ALARM``. This ch
 sharp (a tenth less imitation fails it by far) where the path check is loose at small p.
 
 With six pairs and two checks, a correct model fails the module with probability below
-1.2 %. ``BASS_SEED=S pytest tests/test_bass_limit.py`` passed for each S in 0-19.
+1.2 %. ``BASS_SEED=S pytest tests/test_bass_limit.py`` passed for each S in 0-19 (smallest binomial
+tail 0.017 / (months x runs), largest total surprise 2.34 sd).
 """
 
 from __future__ import annotations
