@@ -249,9 +249,9 @@ def parameter_ranges(draw, kind: str) -> dict[str, Any]:
         )
         a, b = sorted(ends)
         if kind == "grid" and draw(st.booleans()):
-            out[key] = {"values": draw(st.lists(st.floats(a, b), min_size=1, max_size=3))}
+            out[key] = {"values": draw(st.lists(st.floats(a, b), min_size=2, max_size=3, unique=True))}
         else:
-            out[key] = {"min": a, "max": b} | ({"levels": draw(st.integers(1, 4))} if kind == "grid" else {})
+            out[key] = {"min": a, "max": b} | ({"levels": draw(st.integers(2, 4))} if kind == "grid" else {})
             if a > 0 and draw(st.booleans()):
                 out[key]["scale"] = "log"
     return out
