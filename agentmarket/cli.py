@@ -7,6 +7,7 @@ one line and exit status 1. ``--debug`` (before the command) shows the traceback
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,10 @@ WorkersOpt = Annotated[
 SchedulerOpt = Annotated[
     str | None,
     typer.Option("--scheduler", help="run on the existing Dask cluster at this address, e.g. tcp://host:8786"),
+]
+PosteriorOpt = Annotated[
+    Path | None,
+    typer.Option("--posterior", help="posterior.parquet of a calibration: each run draws its parameters from it"),
 ]
 
 
@@ -138,8 +143,13 @@ def compare(
     set_: SetOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    posterior: PosteriorOpt = None,
 ) -> None:
-    """Run scenarios side by side over seeds; write a figure of the key series and a table of bands."""
+    """Run scenarios side by side over seeds; write a figure of the key series and a table of bands.
+
+    With --posterior, seed s of every scenario draws the same free parameters from the
+    posterior; draws.csv in --out records them.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agentmarket.experiments.compare import check_counts, compare_scenarios, load_all, prepare_out_dir
@@ -147,6 +157,11 @@ def compare(
     scenario_names = scenario_names or []
     check_counts(seeds, workers, scheduler)
     load_all(scenario_names, months, developers, set_ or [])
+    post = None
+    if posterior is not None:
+        from agentmarket.calibration.posterior import load_posterior
+
+        post = load_posterior(posterior)
     prepare_out_dir(out)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
@@ -161,6 +176,7 @@ def compare(
             workers=workers,
             scheduler=scheduler,
             on_run_done=lambda name, seed: bar.update(task, advance=1, description=f"{name} seed {seed}"),
+            posterior=post,
         )
     console.print(f"wrote {result.figure} and {result.table} ({len(result.summary):,} rows)")
 
@@ -182,10 +198,14 @@ ResumeOpt = Annotated[bool, typer.Option("--resume", help="finish a sweep in --o
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="no progress bar")]
 
 
-def _run_sweep(spec, out: Path, workers: int | None, scheduler: str | None, resume: bool, quiet: bool) -> None:
+def _run_sweep(
+    spec, out: Path, workers: int | None, scheduler: str | None, resume: bool, quiet: bool, posterior=None
+) -> None:
     from agentmarket.experiments import run_sweep
 
-    outcome = run_sweep(spec, out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet)
+    outcome = run_sweep(
+        spec, out, workers=workers, scheduler=scheduler, resume=resume, progress=not quiet, posterior=posterior
+    )
     print(
         f"{outcome.runs} runs in {out}: {outcome.skipped} done before, {outcome.ok} done now, "
         f"{outcome.failed} failed ({outcome.seconds:.1f} s)"
@@ -216,8 +236,13 @@ def batch(
     scheduler: SchedulerOpt = None,
     resume: ResumeOpt = False,
     quiet: QuietOpt = False,
+    posterior: PosteriorOpt = None,
 ) -> None:
-    """Run replicates of one scenario; each run is written as it finishes."""
+    """Run replicates of one scenario; each run is written as it finishes.
+
+    With --posterior, each run draws its free parameters from the posterior by its run seed;
+    the manifest records the values it ran with.
+    """
     from agentmarket.experiments import batch_spec
 
     spec = batch_spec(
@@ -229,7 +254,12 @@ def batch(
         metrics=metric or ["market.*"],
         keep="summary" if summary else "series",
     )
-    _run_sweep(spec, out, workers, scheduler, resume, quiet)
+    post = None
+    if posterior is not None:
+        from agentmarket.calibration.posterior import load_posterior
+
+        post = load_posterior(posterior)
+    _run_sweep(spec, out, workers, scheduler, resume, quiet, posterior=post)
 
 
 @app.command()
@@ -325,14 +355,30 @@ def validate(
     developers: Annotated[int | None, typer.Option(help="developer agents (default: the scenario's)")] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
+    posterior: PosteriorOpt = None,
 ) -> None:
-    """Compare the scenario with the public figures over seeds; exit 1 if a fact is missed."""
-    from agentmarket.calibration.validate import run_seeds, validation_table
+    """Compare the scenario with the public figures over seeds; exit 1 if a fact is missed.
+
+    With --posterior, each seed's run draws its free parameters from the posterior, and the
+    share of facts inside their 90% predictive interval (the runs' 5-95% range) is reported.
+    """
+    from agentmarket.calibration.validate import run_jobs, run_seeds, validation_table
 
     params = _params(scenario, None, None, developers)
+    jobs = None
+    if posterior is not None:
+        from agentmarket.calibration.posterior import load_posterior, posterior_jobs
+
+        sets = [] if developers is None else [f"simulation.developer_agents={developers}"]
+        jobs = posterior_jobs(scenario, sets, load_posterior(posterior), list(range(seeds)))
     with console.status(f"running {params.name} over {seeds} seeds"):
-        table = validation_table(run_seeds(params, range(seeds), workers=workers, scheduler=scheduler))
-    out = Table(title=f"{params.name} against public figures ({seeds} seeds)")
+        if jobs is not None:
+            tables = run_jobs(jobs, workers=workers, scheduler=scheduler)
+        else:
+            tables = run_seeds(params, range(seeds), workers=workers, scheduler=scheduler)
+        table = validation_table(tables)
+    how = f", parameters drawn from {posterior}" if jobs is not None else ""
+    out = Table(title=f"{params.name} against public figures ({seeds} seeds{how})")
     for col in ("id", "kind", "target", "unit", "model mean", "5-95%", "tolerance", "status"):
         out.add_column(col, overflow="fold")
     for r in table.to_dict("records"):
@@ -349,6 +395,11 @@ def validate(
         + (f": {', '.join(missed)}" if missed else "")
         + (f"; {len(known)} known misses (explained in tolerances.toml): {', '.join(known)}" if known else "")
     )
+    if jobs is not None:
+        from agentmarket.calibration.posterior import coverage
+
+        inside, total = coverage(table)
+        print(f"{inside} of {total} facts inside their 90% predictive interval ({inside / max(total, 1):.0%})")
     if missed:
         raise typer.Exit(1)
 
@@ -359,31 +410,159 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
 
 
+class CalibrationMethod(StrEnum):
+    """How ``calibrate`` fits the free parameters."""
+
+    OPTIMIZE = "optimize"
+    ABC = "abc"
+
+
+AbcSeedOpt = Annotated[int, typer.Option("--seed", help="seed of the ABC sampler", min=0)]
+
+
 @app.command()
 def calibrate(
     scenario: ScenarioOpt = "baseline",
-    trials: Annotated[int, typer.Option(help="optimiser trials", min=1)] = 200,
-    seeds: Annotated[int, typer.Option(help="seeds per trial", min=1)] = 3,
+    method: Annotated[
+        CalibrationMethod,
+        typer.Option(help="optimize: one best fit (optuna); abc: a posterior (pyabc ABC-SMC)", case_sensitive=False),
+    ] = CalibrationMethod.OPTIMIZE,
+    trials: Annotated[int | None, typer.Option(help="optimiser trials (optimize; default 200)", min=1)] = None,
+    particles: Annotated[int | None, typer.Option(help="particles per generation (abc; default 100)", min=1)] = None,
+    generations: Annotated[int | None, typer.Option(help="generations (abc; default 4)", min=1)] = None,
+    seeds: Annotated[int, typer.Option(help="seeds per trial or particle", min=1)] = 3,
     developers: Annotated[int, typer.Option(help="developer agents per run", min=1)] = 2000,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
-    out: Annotated[Path, typer.Option(help="scenario file to write (.toml)")] = Path("calibrated.toml"),
-    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
+    seed: AbcSeedOpt = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="optimize: scenario file (.toml, default calibrated.toml); abc: folder (default runs/abc)"),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace --out if it exists (optimize)")] = False,
 ) -> None:
-    """Fit the free parameters to the fact targets and write the result as a scenario file."""
+    """Fit the free parameters to the fact targets: a best fit, or a posterior with --method abc."""
+    if method is CalibrationMethod.ABC:
+        if trials is not None:
+            raise InputError("--trials applies to --method optimize; --method abc takes --particles and --generations")
+        from agentmarket.calibration.abc import run_abc
+
+        _params(scenario, None)
+        result = run_abc(
+            scenario,
+            particles=particles or 100,
+            generations=generations or 4,
+            seeds=seeds,
+            developers=developers,
+            workers=workers,
+            scheduler=scheduler,
+            out=out or Path("runs/abc"),
+            seed=seed,
+            progress=_abc_progress,
+        )
+        _print_posterior(result)
+        return
+    if particles is not None or generations is not None:
+        raise InputError("--particles and --generations apply to --method abc")
     from agentmarket.calibration.calibrate import calibrate as fit
     from agentmarket.calibration.calibrate import write_calibrated_scenario
 
+    out = out or Path("calibrated.toml")
     if out.suffix != ".toml":
         raise InputError(f"--out {str(out)!r}: the scenario file must end in .toml")
     if out.exists() and not overwrite:
         raise InputError(f"--out {str(out)!r} already exists; pass --overwrite to replace it")
     _params(scenario, None)
-    best, loss = fit(scenario, trials=trials, seeds=seeds, developers=developers, workers=workers, scheduler=scheduler)
+    best, loss = fit(
+        scenario, trials=trials or 200, seeds=seeds, developers=developers, workers=workers, scheduler=scheduler
+    )
     write_calibrated_scenario(scenario, best, loss, out)
     for key, value in best.items():
         print(f"{key} = {value:.6g}")
     print(f"loss {loss:.4g}; wrote {out}")
+
+
+def _abc_progress(t: int, accepted: int, evaluations: int) -> None:
+    stage = "prior sample" if t < 0 else f"generation {t}"
+    print(f"{stage}: {accepted} accepted of {evaluations} evaluated", file=sys.stderr, flush=True)
+
+
+def _print_posterior(result) -> None:
+    from agentmarket.calibration.abc import credible_intervals
+
+    table = Table(title=f"posterior ({len(result.posterior)} particles): median and 90% interval")
+    for col in ("parameter", "median", "5%", "95%"):
+        table.add_column(col, justify="right" if col != "parameter" else "left")
+    for r in credible_intervals(result.posterior).to_dict("records"):
+        table.add_row(r["parameter"], f"{r['median']:.4g}", f"{r['low']:.4g}", f"{r['high']:.4g}")
+    Console(width=max(console.width, 100)).print(table)
+    resumed = f", resumed after generation {result.resumed_from - 1}" if result.resumed_from else ""
+    print(
+        f"{result.generations} generations, {result.evaluations} evaluations, final epsilon {result.epsilon:.3g}"
+        f"{resumed}; wrote {', '.join(str(f) for f in result.files)}"
+    )
+
+
+@app.command()
+def hindcast(
+    cutoff: Annotated[str, typer.Option(help="last month whose facts are known (YYYY-MM)")],
+    scenario: ScenarioOpt = "baseline",
+    particles: Annotated[int, typer.Option(help="ABC particles per generation", min=1)] = 100,
+    generations: Annotated[int, typer.Option(help="ABC generations", min=1)] = 4,
+    seeds: Annotated[int, typer.Option(help="seeds per particle", min=1)] = 3,
+    developers: Annotated[int, typer.Option(help="developer agents per run", min=1)] = 2000,
+    runs: Annotated[int | None, typer.Option(help="posterior predictive runs (default: --particles)", min=2)] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
+    seed: AbcSeedOpt = 0,
+    out: Annotated[Path, typer.Option(help="folder for the calibration, forecasts and scoreboard")] = Path(
+        "runs/hindcast"
+    ),
+) -> None:
+    """Calibrate on the facts up to --cutoff, forecast every later fact, and score the forecasts.
+
+    Prints each later fact's 90% predictive interval, whether the fact lies inside, its
+    interval score, the same for a naive benchmark, and last one JSON line.
+    """
+    from agentmarket.calibration.hindcast import json_line, parse_cutoff, run_hindcast, split_facts
+
+    cutoff = parse_cutoff(cutoff)
+    split_facts(cutoff)
+    _params(scenario, None)
+    h = run_hindcast(
+        cutoff,
+        scenario,
+        particles=particles,
+        generations=generations,
+        seeds=seeds,
+        developers=developers,
+        runs=runs,
+        workers=workers,
+        scheduler=scheduler,
+        out=out,
+        seed=seed,
+        progress=_abc_progress,
+    )
+    print(f"calibrated on {len(h.calibrated_on)} facts dated up to {cutoff}: {', '.join(h.calibrated_on)}")
+    table = Table(title=f"hindcast from {cutoff}: 90% predictive intervals and interval scores (relative)")
+    for col in ("id", "date", "unit", "fact", "90% interval", "inside", "score", "benchmark", "bench score"):
+        table.add_column(col, justify="left" if col in ("id", "unit") else "right")
+    for r in h.scoreboard.to_dict("records"):
+        bench = "-" if r["benchmark"] != r["benchmark"] else _fmt(r["benchmark"])
+        table.add_row(
+            r["id"],
+            r["date"],
+            r["unit"],
+            _fmt(r["fact"]),
+            f"{_fmt(r['low'])} .. {_fmt(r['high'])}",
+            "yes" if r["inside"] else "no",
+            _fmt(r["score"]),
+            bench,
+            _fmt(r["benchmark_score"]),
+        )
+    Console(width=max(console.width, 150)).print(table)
+    print(f"wrote {out / 'scoreboard.csv'} and {out / 'forecasts.parquet'}")
+    print(json_line(h), flush=True)
 
 
 @app.command()

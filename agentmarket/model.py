@@ -123,6 +123,7 @@ class MarketModel(mesa.Model):
         self.other_ai_served = 0.0
         self.other_ai_paid = 0.0
         self.binding_layers: set[str] = set()
+        self.edge_flows: dict[tuple[str, str], float] = {}
         self._wage_quantiles: np.ndarray | None = None
         self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
         self.offer: Offer | None = None
@@ -394,6 +395,7 @@ class MarketModel(mesa.Model):
         self.binding_layers = {self.graph.nodes[n].get("layer") for n in result.binding_nodes} - {None}
         self.cloud_binding = int(any(self.graph.nodes[n]["kind"] == "cloud" for n in result.binding_nodes))
         self.max_flow = result.max_flow
+        self.edge_flows = result.edge_served
         self.compute_requested = result.requested
         self.compute_served = float(result.contract_served.sum() + result.spot_served.sum())
         return result

@@ -93,6 +93,8 @@ class ClearingResult:
     max_flow: float
     requested: float
     binding_nodes: set[str] = field(default_factory=set)
+    edge_served: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Compute that flowed along each edge of the supply graph this month (accelerators in service)."""
 
 
 class Clearing:
@@ -159,6 +161,7 @@ class Clearing:
                 incoming_asked[u] += passed_up * w
         served: dict[str, float] = {}
         available: dict[str, float] = {}
+        edge: dict[tuple[str, str], float] = {}
         inflow: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
         avail_in: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
         contract = np.zeros_like(contract_req)
@@ -167,9 +170,14 @@ class Clearing:
             got = take[v] if not self.preds[v] else inflow[v]
             served[v] = min(capacity[v], got, take[v])
             available[v] = capacity[v] if not self.preds[v] else min(capacity[v], avail_in[v])
+            if not self.preds[v]:
+                edge[(SOURCE, v)] = served[v]
             if v in self.cloud_pos:
                 i = self.cloud_pos[v]
                 contract[i], spot[i] = ration_cloud(i, served[v], contract_req[i], spot_req[i])
+                for b, j in self.buyer_pos.items():
+                    if self.buyer_edges[i, j]:
+                        edge[(v, b)] = float(contract[i, j] + spot[i, j])
                 continue
             succ = self.succs[v]
             wanted = np.array([split.get((v, w), 0.0) for w in succ])
@@ -177,12 +185,13 @@ class Clearing:
             for w, s in zip(succ, share, strict=True):
                 inflow[w] += served[v] * s
                 avail_in[w] += available[v] * s
+                edge[(v, w)] = float(served[v] * s)
         requested = float(requests.sum())
         if contract.sum() + spot.sum() >= requested * (1.0 - 1e-12):
             # A feasible flow already meets every request: the maximum flow is the requests, no link binds.
-            return ClearingResult(contract, spot, served, asked, available, requested, requested, set())
+            return ClearingResult(contract, spot, served, asked, available, requested, requested, set(), edge)
         max_flow, binding = self.min_cut(capacity, requests)
-        return ClearingResult(contract, spot, served, asked, available, max_flow, requested, binding)
+        return ClearingResult(contract, spot, served, asked, available, max_flow, requested, binding, edge)
 
     def _weights(self, v: str, capacity: dict[str, float]) -> np.ndarray:
         """How node ``v`` splits what it asks among its suppliers: pro rata to their capacity."""

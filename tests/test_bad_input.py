@@ -274,8 +274,9 @@ def test_the_installed_command_answers_in_one_line_and_status_2(tmp_path):
         text=True,
     )
     assert done.returncode == 2
-    assert one_line(done.stderr) == "agentmarket: error: " + done.stderr.strip().removeprefix("agentmarket: error: ")
-    assert "adoption.imitation" in done.stderr
+    line = one_line(done.stderr)
+    assert line.startswith("agentmarket: error: ") and "adoption.imitation" in line
+    assert done.stderr == line + "\n", "nothing on stderr but the one error line"
     assert files_in(tmp_path) == []
 
 
@@ -389,3 +390,76 @@ def test_every_atomic_writer_gives_the_umask_mode(tmp_path):
     assert one.stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "two.txt").stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["one.txt", "two.txt"]
+
+
+# ----- posterior calibration and hindcast -------------------------------------------------------
+def write_posterior(path: Path, drop: str | None = None) -> Path:
+    from agentmarket.calibration.calibrate import load_free_parameters
+
+    row = {p.key: (p.low + p.high) / 2 for p in load_free_parameters()}
+    row["labs.lab_a.training_lookahead_months"] = 4.0
+    table = pd.DataFrame([row, row]).assign(weight=[0.5, 0.5])
+    if drop:
+        table = table.drop(columns=drop)
+    table.to_parquet(path, index=False)
+    return path
+
+
+def test_an_unknown_calibration_method_names_the_methods(capsys, cwd):
+    code, err = cli(capsys, "calibrate", "--method", "mcmc", "--out", "o")
+    line = one_line(err)
+    assert code == 2 and "mcmc" in line and "optimize" in line and "abc" in line
+    assert files_in(cwd) == []
+
+
+def test_zero_particles_are_refused(capsys, cwd):
+    code, err = cli(capsys, "calibrate", "--method", "abc", "--particles", "0", "--out", "o")
+    line = one_line(err)
+    assert code == 2 and "--particles" in line and "1" in line
+    assert files_in(cwd) == []
+
+
+def test_trials_do_not_apply_to_abc(capsys, cwd):
+    code, err = cli(capsys, "calibrate", "--method", "abc", "--trials", "5", "--out", "o")
+    assert code == 2 and "--trials" in one_line(err)
+    assert files_in(cwd) == []
+
+
+@pytest.mark.parametrize("cutoff", ["2024-13", "2024-1", "24-12", "2024/12", "december"])
+def test_a_cutoff_that_is_not_a_month(capsys, cwd, cutoff):
+    code, err = cli(capsys, "hindcast", "--cutoff", cutoff, "--out", "h")
+    line = one_line(err)
+    assert code == 2 and "YYYY-MM" in line
+    assert files_in(cwd) == []
+
+
+@pytest.mark.parametrize(("cutoff", "says"), [("2020-01", "to calibrate on"), ("2031-01", "to forecast")])
+def test_a_cutoff_that_leaves_no_facts(capsys, cwd, cutoff, says):
+    code, err = cli(capsys, "hindcast", "--cutoff", cutoff, "--out", "h")
+    line = one_line(err)
+    assert code == 2 and says in line and cutoff in line
+    assert files_in(cwd) == []
+
+
+def test_a_posterior_file_that_is_missing(capsys, cwd):
+    for command in (["batch", "--out", "b"], ["compare", "baseline", "--out", "c"], ["validate"]):
+        code, err = cli(capsys, *command, "--posterior", "nowhere.parquet", "--seeds", "2")
+        line = one_line(err)
+        assert code == 2 and "nowhere.parquet" in line and "does not exist" in line
+    assert files_in(cwd) == []
+
+
+def test_a_posterior_file_without_a_parameter_column(capsys, cwd):
+    write_posterior(cwd / "p.parquet", drop="adoption.imitation")
+    for command in (["batch", "--out", "b"], ["compare", "baseline", "--out", "c"], ["validate"]):
+        code, err = cli(capsys, *command, "--posterior", "p.parquet", "--seeds", "2")
+        line = one_line(err)
+        assert code == 2 and "adoption.imitation" in line and "lacks" in line
+    assert files_in(cwd) == ["p.parquet"]
+
+
+def test_a_posterior_file_without_weights(capsys, cwd):
+    write_posterior(cwd / "p.parquet", drop="weight")
+    code, err = cli(capsys, "batch", "--out", "b", "--posterior", "p.parquet", "--seeds", "2")
+    assert code == 2 and "'weight'" in one_line(err)
+    assert files_in(cwd) == ["p.parquet"]

@@ -22,6 +22,19 @@ from agentmarket.visualization.browser import (
 
 OUT = Path(__file__).resolve().parents[1] / "test-output"
 
+
+def month_label(date: str, later: int = 0) -> str:
+    """The month ``later`` months after the one shown, as YYYY-MM."""
+    n = month_number(date) + later
+    return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def month_number(date: str) -> int:
+    """Months since year 0 of the last simulated month shown (the one before the start, at the start)."""
+    year, month = int(date[:4]), int(date[5:7])
+    return year * 12 + month - 1 - (1 if date.endswith("(start)") else 0)
+
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.xdist_group("browser"),
@@ -148,13 +161,16 @@ def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
     chart_after_step = tab.wait_for_chart_change("adoption", chart_before)
 
     tab.click(".am-play")
-    tab.wait_for_date_change(first)
-    tab.page.wait_for_timeout(800)
+    tab.page.wait_for_function(  # play moves on by itself, at least two months
+        f"document.querySelector('.am-date .am-value').innerText.slice(0, 7) >= '{month_label(first, 2)}'",
+        timeout=30_000,
+    )
     tab.click(".am-play")  # pause
     tab.page.locator(".am-play", has_text="Play").wait_for(timeout=5_000)
-    tab.page.wait_for_timeout(400)
+    # Step waits for any month in flight; after it, a paused run moves only when stepped
+    after_pause = tab.step()
+    assert month_number(tab.step()) == month_number(after_pause) + 1, "the run went on playing after Pause"
     played_to = tab.date
-    assert played_to > first, "play did not move past the stepped month"
     tab.wait_for_chart_change("adoption", chart_after_step)
     tab.shot("dashboard-played.png")
 
@@ -167,9 +183,11 @@ def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
 def test_changed_control_takes_effect_after_reset(server, context):
     tab = Tab(context, server.url)
     assert "10,000 developer agents" in tab.run_label
+    start = tab.date
     tab.set_input("developers", "2000")
-    tab.page.wait_for_timeout(300)
+    stepped = tab.step()  # handled after the new value: the page has taken it in
     assert "10,000 developer agents" in tab.run_label, "the run changed before Reset"
+    assert month_number(stepped) == month_number(start) + 1, "the run was replaced before Reset"
     tab.click(".am-reset")
     tab.page.wait_for_function(
         "document.querySelector('.am-run-label').innerText.includes('2,000 developer agents')", timeout=10_000
@@ -195,8 +213,7 @@ def test_two_pages_keep_separate_models(server, context):
     second = Tab(context, server.url)
     start = second.date
     first.step(3)
-    second.page.wait_for_timeout(300)
-    assert second.date == start, "stepping one page moved the other"
+    assert month_number(second.step()) == month_number(start) + 1, "stepping one page moved the other"
     second.set_input("developers", "3000")
     second.click(".am-reset")
     second.page.wait_for_function("document.querySelector('.am-run-label').innerText.includes('3,000')", timeout=10_000)
@@ -211,11 +228,120 @@ def test_invalid_value_shows_message_and_keeps_the_run(server, context):
     message.wait_for(timeout=10_000)
     assert "expansion_per_year" in message.inner_text()
     tab.click(".am-reset")
-    tab.page.wait_for_timeout(500)
-    assert tab.date == stepped, "a rejected value replaced the run"
+    after = tab.step()  # handled after the Reset
+    assert month_number(after) == month_number(stepped) + 1, "a rejected value replaced the run"
     assert message.is_visible()
     tab.set_input("developers", "0")
     tab.page.locator(".am-error-developers").wait_for(timeout=10_000)
     assert message.is_visible(), "a second bad value hid the first one's message"
     tab.shot("dashboard-invalid-value.png")
     assert tab.console_errors == []
+
+
+# ----- ensemble mode, the explorer, and several sessions at once -----------------------------------
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+
+
+def test_ensemble_of_five_seeds_steps_together_and_draws_a_band(server, context):
+    tab = Tab(context, server.url)
+    tab.set_input("developers", "2000")
+    tab.set_input("runs", "5")
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('of 5 runs, seeds 0-4')", timeout=30_000
+    )
+    assert "median and 5-95% band of 5 runs" in tab.run_label
+    tab.step(14)
+    tab.page.locator(".am-control-selected input").wait_for(timeout=10_000)
+    tab.set_input("selected", "3")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('seed 2 (selected)')", timeout=10_000
+    )
+    events = tab.page.locator(".am-event")
+    assert events.count() >= 1, "no event listed for the selected run"
+    assert tab.text(".am-events .am-label").startswith("Events of the selected run")
+    tab.page.set_viewport_size({"width": 1500, "height": 1500})
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(DOCS_IMG / "dashboard-ensemble.png"), full_page=True)
+    assert tab.requests.blocked == []
+    assert tab.console_errors == []
+
+
+def test_a_rejected_ensemble_size_is_shown_and_keeps_the_runs(server, context):
+    tab = Tab(context, server.url)
+    stepped = tab.step(1)
+    tab.set_input("runs", "21")
+    tab.page.locator(".am-error-runs").wait_for(timeout=10_000)
+    assert "from 1 to 20" in tab.text(".am-error-runs")
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        f"document.querySelector('.am-date .am-value').innerText !== {stepped!r}"
+        " || document.querySelector('.am-error-runs') !== null",
+        timeout=10_000,
+    )
+    assert tab.date == stepped, "a rejected size replaced the run"
+
+
+def test_explore_view_opens_a_batch_folder(server, context, tmp_path):
+    from agentmarket.cli import main
+
+    out = tmp_path / "batch"
+    assert (
+        main(["batch", "--seeds", "2", "--months", "3", "--set", "simulation.developer_agents=100", "--out", str(out)])
+        == 0
+    )
+    tab = Tab(context, server.url)
+    tab.page.locator(".v-tab", has_text="Explore results").first.click()
+    field = tab.page.locator(".am-explore-folder input").first
+    field.fill(str(out))
+    tab.click(".am-explore-open")
+    tab.page.locator(".am-explored-title").wait_for(timeout=15_000)
+    assert tab.text(".am-explored-title").startswith("batch:")
+    tab.page.wait_for_selector(".am-chart-fan-0 [data-draws]", state="attached", timeout=15_000)
+    assert tab.page.locator(".am-boxes-missing").count() == 1
+    field.fill(str(tmp_path / "nowhere"))
+    tab.click(".am-explore-open")
+    tab.page.locator(".am-explore-error").wait_for(timeout=10_000)
+    assert "is not a folder" in tab.text(".am-explore-error")
+    assert tab.console_errors == []
+
+
+def test_two_sessions_play_at_once_and_each_keeps_its_own_run(server, browser):
+    """The load test in small: two browser sessions play their own runs at the same time."""
+    from agentmarket.visualization.load import play_sessions
+
+    result = play_sessions(browser, server.url, sessions=2, seconds=8.0, developers=2000)
+    assert result.errors == [], result.errors
+    assert result.blocked == []
+    assert all(months >= 3 for months in result.months_played), result.months_played
+    assert len(set(result.labels)) == 2, "the two sessions showed the same run"
+
+
+def test_closing_a_tab_gives_its_models_memory_back(server, browser):
+    """A session with the largest model the page allows; after its tab closes the server's
+    memory is back within 10% of where it was before the tab opened."""
+    from agentmarket.visualization.load import server_rss_mb, wait_for_memory
+    from agentmarket.visualization.state import MAX_DASHBOARD_DEVELOPERS
+
+    warm_up = browser.new_context()
+    warm = Tab(warm_up, server.url).page  # the first page imports what every page needs
+    warm.unroute("**/*")
+    warm.close(run_before_unload=True)
+    warm_up.close()
+    before = server_rss_mb(server.process.pid)
+    context = browser.new_context(viewport={"width": 1400, "height": 1300})
+    tab = Tab(context, server.url)
+    tab.set_input("developers", str(MAX_DASHBOARD_DEVELOPERS))
+    tab.set_input("runs", "2")
+    tab.click(".am-reset")
+    tab.page.wait_for_function(
+        "document.querySelector('.am-run-label').innerText.includes('200,000 developer agents')", timeout=60_000
+    )
+    tab.step(2)
+    grown = server_rss_mb(server.process.pid)
+    assert grown > 1.10 * before, f"two runs of {MAX_DASHBOARD_DEVELOPERS:,} developers took no memory to free"
+    tab.page.unroute("**/*")  # the close beacon is sent while the page goes away, past any route handler
+    tab.page.close(run_before_unload=True)
+    context.close()
+    after = wait_for_memory(server.process.pid, 1.10 * before, timeout_s=60.0)
+    assert after <= 1.10 * before, f"memory {before:.0f} MiB before the tab, {grown:.0f} open, {after:.0f} after"

@@ -4,25 +4,48 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+from agentmarket.scenarios import load_scenario
 from agentmarket.visualization import charts
 from agentmarket.visualization.state import (
+    MAX_ENSEMBLE_RUNS,
     ControlError,
+    Event,
     Run,
+    build_ensemble,
     build_model,
+    build_params,
+    events,
+    overrides_for,
     pin,
     scenario_defaults,
+    scenario_names,
     validate,
 )
 
 SMALL = {"developers": 500}
 
 
-def test_unchanged_controls_add_no_overrides():
-    defaults = scenario_defaults("baseline")
-    model = build_model("baseline", defaults, seed=0)
-    assert model.params.simulation.developer_agents == defaults["developers"]
+@pytest.mark.parametrize("scenario", scenario_names())
+def test_unchanged_controls_add_no_overrides(scenario):
+    """Controls left at the scenario's values override nothing, so the scenario runs as written
+    (a layer whose suppliers differ keeps each supplier's own value)."""
+    base = load_scenario(scenario)
+    assert overrides_for(base, scenario_defaults(scenario)) == ({}, {})
+    assert build_params(scenario, scenario_defaults(scenario)) == load_scenario(
+        scenario, {"simulation.collect_data": True}
+    )
+
+
+def test_a_changed_control_overrides_only_its_own_keys():
+    base = load_scenario("baseline")
+    values = {**scenario_defaults("baseline"), "grid_growth": 0.7}
+    grid = [name for name, s in base.suppliers.items() if s.layer.value == "grid"]
+    overrides, owner = overrides_for(base, values)
+    assert grid and overrides == {f"suppliers.{name}.expansion_per_year": 0.7 for name in grid}
+    assert set(owner.values()) == {"grid_growth"}
 
 
 def test_a_rejected_value_names_its_control():
@@ -61,7 +84,7 @@ def test_chart_specs_are_json_and_carry_the_pinned_run():
     ]
     text = json.dumps(specs)
     assert "pinned: baseline seed 2" in text
-    rows = specs[0]["data"]["values"]
+    rows = charts.split_datasets(specs[0])[1]["table"]
     assert {row["run"] for row in rows} == {"live", "pinned: baseline seed 2"}
 
 
@@ -91,3 +114,160 @@ def test_a_failing_step_shows_the_error_and_keeps_the_page(monkeypatch):
     assert len(alerts) == 1
     assert "no capacity left to clear" in str(alerts[0].children)
     assert rc.find(v.Btn, children=["Play"]).widget is not None
+
+
+# ----- ensemble mode ------------------------------------------------------------------------------
+def test_an_ensemble_steps_its_runs_together_with_consecutive_seeds():
+    ensemble = build_ensemble("baseline", SMALL, seed=4, size=3)
+    for _ in range(2):
+        ensemble.step()
+    assert [run.seed for run in ensemble.runs] == [4, 5, 6]
+    assert [len(h) for h in ensemble.histories] == [2, 2, 2]
+    assert len({run.model.params.simulation.developer_agents for run in ensemble.runs}) == 1
+    wages = {run.model.developers.wage_usd_per_day.tobytes() for run in ensemble.runs}
+    assert len(wages) == 3, "runs with different seeds drew the same developers"
+    ensemble.select(2)
+    assert ensemble.run.seed == 6 and "seed 6 (selected) of 3 runs" in ensemble.label
+
+
+@pytest.mark.parametrize("size", [0, MAX_ENSEMBLE_RUNS + 1])
+def test_an_ensemble_size_outside_1_to_20_names_the_control(size):
+    with pytest.raises(ControlError) as err:
+        build_ensemble("baseline", SMALL, seed=0, size=size)
+    assert err.value.control == "runs" and f"from 1 to {MAX_ENSEMBLE_RUNS}" in err.value.message
+
+
+def test_selecting_a_run_outside_the_ensemble_is_refused():
+    ensemble = build_ensemble("baseline", SMALL, seed=0, size=2)
+    with pytest.raises(ControlError, match="between 1 and 2"):
+        ensemble.select(2)
+    assert ensemble.selected == 0
+
+
+def test_the_band_is_the_median_and_5_95_range_over_the_runs():
+    ensemble = build_ensemble("baseline", SMALL, seed=0, size=5)
+    for _ in range(3):
+        ensemble.step()
+    rows = charts.band_rows(ensemble.histories, charts.lab_field("revenue"))
+    last = [r for r in rows if r["date"] == "2023-03-01" and r["series"] == "lab_a"]
+    values = np.array([h[-1]["labs"]["lab_a"]["revenue"] for h in ensemble.histories])
+    assert len(last) == 1
+    assert last[0]["median"] == pytest.approx(np.median(values))
+    assert last[0]["lo"] == pytest.approx(np.percentile(values, 5))
+    assert last[0]["hi"] == pytest.approx(np.percentile(values, 95))
+    assert values.min() <= last[0]["lo"] < last[0]["hi"] <= values.max()
+
+
+def test_one_run_draws_no_band_and_several_do():
+    one = build_ensemble("baseline", SMALL, seed=0, size=1)
+    one.step()
+    assert "band" not in charts.split_datasets(charts.adoption_chart(one.run.history, None, ()))[1]
+    several = build_ensemble("baseline", SMALL, seed=0, size=3)
+    several.step()
+    data = charts.split_datasets(charts.adoption_chart(several.run.history, None, several.histories))[1]
+    assert {row["series"] for row in data["band"]} == {"adoption", "agent work share"}
+
+
+def _month(date: str, rounds: int = 0, exited: int = 0, memory: int = 0) -> dict:
+    lab = {"revenue": 1.0, "gross_margin": 0.1, "cash": 1.0, "funding": 0.0, "funding_rounds": rounds, "exited": exited}
+    return {"date": date, "labs": {"lab_b": lab}, "layers": {"memory": {"utilization": 1.0, "binding": memory}}}
+
+
+def test_events_are_rounds_exits_and_a_layer_starting_and_stopping_to_bind():
+    history = [
+        _month("2030-01", rounds=2),
+        _month("2030-02", rounds=3, memory=1),
+        _month("2030-03", rounds=3, memory=1),
+        _month("2030-04", rounds=3, exited=1),
+        _month("2030-05", rounds=3, exited=1),
+    ]
+    assert events(history) == [
+        Event("2030-02", "funding round", "lab_b", "lab_b raises a round"),
+        Event("2030-02", "binding starts", "memory", "memory starts binding"),
+        Event("2030-04", "exit", "lab_b", "lab_b leaves the market (cash ran out)"),
+        Event("2030-04", "binding stops", "memory", "memory stops binding"),
+    ]
+
+
+def test_events_appear_on_the_charts_they_concern():
+    history = [_month("2030-01"), _month("2030-02", exited=1, memory=1)]
+    found = events(history)
+    revenue = charts.split_datasets(charts.revenue_chart(history, None, (), found))[1]["events"]
+    utilisation = charts.split_datasets(charts.utilisation_chart(history, None, (), found))[1]["events"]
+    assert [e["text"] for e in revenue] == ["lab_b leaves the market (cash ran out)"]
+    assert [e["text"] for e in utilisation] == ["memory starts binding"]
+
+
+def test_each_price_panel_has_its_unit_and_several_ticks():
+    run = Run(build_model("baseline", SMALL, seed=0), "baseline", 0)
+    run.step()
+    spec = charts.prices_chart(run.history)
+    titles, ticks = [], []
+    for panel in spec["vconcat"]:
+        line = next(layer for layer in panel["layer"] if layer["mark"]["type"] == "line")
+        titles.append(line["encoding"]["y"]["title"])
+        ticks.append(line["encoding"]["y"]["axis"]["tickCount"])
+        assert panel["height"] >= 50
+    assert titles == ["USD/month", "USD/acc-hour", "USD per acc's HBM"]
+    assert min(ticks) >= 3
+
+
+def test_supply_graph_edges_draw_the_clearings_own_flows():
+    run = Run(build_model("baseline", SMALL, seed=0), "baseline", 0)
+    run.step()
+    model = run.model
+    _nodes, edges = charts.supply_graph_data(model, charts.supply_layout(model.graph))
+    drawn = {e["link"]: e["flow"] for e in edges}
+    for (u, v), flow in model.edge_flows.items():
+        if f"{u} → {v}" in drawn:
+            assert drawn[f"{u} → {v}"] == flow
+    for cloud in model.clouds:
+        out = sum(f for (u, _v), f in model.edge_flows.items() if u == cloud.name)
+        assert out == pytest.approx(cloud.served, rel=1e-12)
+    for lab in model.labs:
+        assert drawn[f"{lab.name} → developers"] == pytest.approx(lab.served)
+        into = sum(f for (_u, v), f in model.edge_flows.items() if v == lab.name)
+        assert into == pytest.approx(lab.served, rel=1e-9)
+
+
+# ----- explore results ----------------------------------------------------------------------------
+def test_explore_opens_a_batch_folder_with_fans_over_its_runs(tmp_path):
+    from agentmarket.cli import main
+    from agentmarket.visualization.explore import open_results
+
+    out = tmp_path / "batch"
+    args = ["batch", "--seeds", "3", "--months", "3", "--set", "simulation.developer_agents=100", "--out", str(out)]
+    assert main(args) == 0
+    found = open_results(out)
+    assert found.kind == "batch" and found.boxes is None
+    assert "market.adoption_share" in found.fans
+    rows = found.fans["market.adoption_share"]
+    assert len(rows) == 3 and all(r["lo"] <= r["median"] <= r["hi"] for r in rows)
+
+
+def test_explore_reads_a_comparison_and_the_discovery_boxes(tmp_path):
+    from agentmarket.visualization.explore import open_results
+
+    (tmp_path / "discovery").mkdir()
+    (tmp_path / "discovery" / "boxes.csv").write_text("box,coverage,density\n1,0.8,0.9\n")
+    (tmp_path / "compare.csv").write_text(
+        "scenario,date,entity,metric,median,p05,p95,mean,seeds\n"
+        "baseline,2023-01-01,market,adoption_share,0.1,0.05,0.2,0.1,4\n"
+        "hbm-shock,2023-01-01,market,adoption_share,0.2,0.1,0.3,0.2,4\n"
+    )
+    found = open_results(tmp_path)
+    assert found.kind == "compare"
+    assert [r["series"] for r in found.fans["market.adoption_share"]] == ["baseline", "hbm-shock"]
+    assert found.boxes is not None and list(found.boxes.columns) == ["box", "coverage", "density"]
+
+
+@pytest.mark.parametrize("folder", ["", "missing", "empty"])
+def test_explore_refuses_a_folder_without_results_in_one_line(tmp_path, folder):
+    from agentmarket.errors import InputError
+    from agentmarket.visualization.explore import open_results
+
+    (tmp_path / "empty").mkdir()
+    path = "" if folder == "" else str(tmp_path / folder)
+    with pytest.raises(InputError) as err:
+        open_results(path)
+    assert "\n" not in str(err.value) and ("sweep" in str(err.value))

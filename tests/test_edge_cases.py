@@ -14,8 +14,9 @@ import pytest
 from test_properties import run_checked
 
 from agentmarket.agents.labs import LabState
+from agentmarket.agents.suppliers import FLOW_LAYERS
 from agentmarket.output import pivot, tidy
-from agentmarket.params import Layer, Params
+from agentmarket.params import Cloud, Layer, Params, Supplier, month_index
 from agentmarket.scenarios import load_scenario
 
 
@@ -138,14 +139,75 @@ def test_a_lab_that_runs_out_of_cash_is_distressed_then_exits():
     assert rival["subscribers"].iloc[-1] > 0, "the market carries on with the other lab"
 
 
+def supplier_capacity_limit(spec: Supplier, months: np.ndarray) -> np.ndarray:
+    """The most installed capacity the expansion rules allow a supplier after ``months`` months.
+
+    Two rules of ``order_expansion`` limit it, and capacity never falls. Each month's order adds
+    at most ``expansion_per_year / 12`` of the capacity installed when it was placed, so
+    capacity grows by at most that factor a month. And orders still on their way never exceed
+    ``expansion_per_year * max(lead_months, 12) / 12`` of the capacity installed, so the orders
+    placed over any ``lead_months`` months, all still on their way at its end, add at most
+    that share: capacity grows by at most that factor every ``lead_months`` months. The
+    expansions on order at the start (``pipeline_growth_per_year`` over ``lead_months``) are
+    counted as installed from the first month.
+    """
+    rate = (1.0 + spec.pipeline_growth_per_year) ** (1.0 / 12.0) - 1.0
+    installed = spec.capacity * (1.0 + rate) ** spec.lead_months
+    monthly = installed * (1.0 + spec.expansion_per_year / 12.0) ** months
+    if spec.lead_months == 0:
+        return monthly
+    on_order = spec.expansion_per_year * max(spec.lead_months, 12) / 12.0
+    return np.minimum(monthly, installed * (1.0 + on_order) ** ((months + 1) // spec.lead_months))
+
+
+def cloud_capacity_limit(params: Params, spec: Cloud, months: np.ndarray) -> np.ndarray:
+    """The most places a cloud can have after ``months`` months: what it started with and had
+    on order, plus every month's whole capital budget spent at the lowest cost of a unit (its
+    place and the accelerator's logic with the vendor's margin; memory and packaging only add)."""
+    hw = params.hardware
+    rate = (1.0 + spec.pipeline_growth_per_year) ** (1.0 / 12.0) - 1.0
+    start = spec.initial_capacity_acc * (1.0 + rate) ** spec.build_lead_months
+    years = np.arange(months.max() + 1) / 12.0
+    budget = spec.capex_usd_per_year * (1.0 + spec.capex_growth_per_year) ** years / 12.0
+    if spec.capex_start_month:
+        budget[np.arange(years.size) < month_index(spec.capex_start_month) - params.start_index] = 0.0
+    deflator = (1.0 - hw.price_performance_gain_per_year) ** years
+    cheapest_unit = (spec.capex_usd_per_acc + hw.logic_cost_usd_per_acc * (1.0 + hw.vendor_margin)) * deflator
+    built_by = np.concatenate([[0.0], np.cumsum(budget / cheapest_unit)])  # built_by[k]: ordered before month k
+    return start + built_by[months]
+
+
+def assert_within(capacity: np.ndarray, limit: np.ndarray, name: str) -> None:
+    over = np.flatnonzero(capacity > limit * (1 + 1e-9))
+    assert over.size == 0, (
+        f"{name}: capacity {capacity[over[0]]:.4g} in month {over[0]} past its limit {limit[over[0]]:.4g}"
+    )
+
+
 def test_fifty_years_stay_finite_and_bounded():
-    """Outcome: 600 months run without overflow; prices stay within their policies' caps,
-    shares within [0, 1], and the exogenous growth series slow down instead of exploding."""
+    """Outcome: 600 months run without overflow; every capacity within what its expansion rules
+    allow over the run, prices within their policies' caps, shares within [0, 1], and the
+    exogenous growth series slow down instead of exploding."""
     params = scenario(months=600, developers=100)
     model = run_checked(params, seed=6)
     table = finite_table(model)
     assert table["date"].nunique() == 600
-    assert table["value"].abs().max() < 1e30
+    months = np.arange(600)
+    deflator = (1.0 - params.hardware.price_performance_gain_per_year) ** (months / 12.0)
+    for layer in Layer:
+        members = [s for s in params.suppliers.values() if s.layer is layer]
+        limit = sum(supplier_capacity_limit(s, months) for s in members)
+        if layer in FLOW_LAYERS:  # counted in units of compute, which need less of each input every year
+            limit = limit / deflator
+        assert_within(pivot(table, layer.value)["capacity"].to_numpy(), limit, layer.value)
+    for cloud in model.clouds:
+        assert_within(
+            pivot(table, cloud.name)["capacity"].to_numpy(),
+            cloud_capacity_limit(params, cloud.spec, months),
+            cloud.name,
+        )
+    for supplier in model.suppliers:
+        assert supplier.installed_capacity <= supplier_capacity_limit(supplier.spec, months[-1:])[0] * (1 + 1e-9)
     market = pivot(table, "market")
     assert market["adoption_share"].between(0, 1).all() and market["agent_work_share"].between(0, 1).all()
     for name, lab in params.labs.items():
@@ -154,4 +216,8 @@ def test_fifty_years_stay_finite_and_bounded():
     # no runaway: the last decade's compute price is within a factor of the first decade's range
     price = market["compute_price"]
     assert price.iloc[-120:].max() <= 10 * price.iloc[:120].max()
-    assert math.isfinite(model.other_ai_demand) and model.other_ai_demand < 1e15
+    # other AI demand: its log growth rate halves every half-life, so it can never exceed
+    # (1 + g) ** (half-life / ln 2) times the first month's
+    other = params.market
+    ceiling = (1.0 + other.other_ai_growth_per_year) ** (other.other_ai_growth_half_life_years / math.log(2.0))
+    assert other.other_ai_demand_acc < model.other_ai_demand <= other.other_ai_demand_acc * ceiling

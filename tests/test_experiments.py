@@ -278,3 +278,43 @@ def test_model_level_rows_equal_the_tidy_table_cut(scenario: str) -> None:
     metrics = tuple(select_metrics(["market.*", "memory.price", "grid.*"], params))
     pd.testing.assert_frame_equal(model_level_rows(model, metrics), cut_tidy(tidy(model), metrics))
     assert model_level_rows(model, (("lab_a", "revenue"),)) is None
+
+
+def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path: Path, scenario: str) -> None:
+    """Resume on local processes: only the runs without a manifest line run again, and the results
+    equal those of the uninterrupted sweep."""
+    from agentmarket.experiments import read_results, run_sweep
+    from agentmarket.experiments.store import MANIFEST_FILE, run_path
+
+    spec = parse_spec(
+        spec_dict(
+            scenario,
+            seed=5,
+            replicates=3,
+            outputs={"metrics": ["market.adoption_share", "lab_a.revenue"], "keep": "series"},
+        )
+    )
+    out = tmp_path / "out"
+    assert run_sweep(spec, out, workers=1, progress=False).ok == 6
+    expected = read_results(out).sort_values(["run_id", "date", "entity", "metric"], ignore_index=True)
+
+    # the state a kill leaves: three runs recorded, one written but not recorded, one manifest
+    # line cut short, the rest never started
+    lines = read_manifest_lines(out)
+    kept, written, rest = lines[:3], lines[3], lines[4:]
+    manifest = out / MANIFEST_FILE
+    manifest.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept) + json.dumps(written)[:40])
+    for record in rest:
+        run_path(out, record["run_id"]).unlink()
+    finished = {r["run_id"]: run_path(out, r["run_id"]).stat().st_mtime_ns for r in kept}
+
+    with pytest.raises(InputError, match="--resume"):
+        run_sweep(spec, out, workers=1, progress=False)
+    outcome = run_sweep(spec, out, workers=1, resume=True, progress=False)
+    assert (outcome.skipped, outcome.ok, outcome.failed) == (3, 3, 0)
+    after = read_manifest_lines(out)
+    assert after[:3] == kept, "the finished runs' lines were rewritten"
+    assert sorted(r["run_id"] for r in after[3:]) == sorted(r["run_id"] for r in [written, *rest])
+    assert {rid: run_path(out, rid).stat().st_mtime_ns for rid in finished} == finished, "a finished run ran again"
+    got = read_results(out).sort_values(["run_id", "date", "entity", "metric"], ignore_index=True)
+    pd.testing.assert_frame_equal(got, expected)

@@ -173,3 +173,122 @@ def test_generated_sweep_specs(doc):
 @given(st.text(max_size=200))
 def test_arbitrary_text_as_a_sweep_spec(text):
     in_temp_file(text, load_spec)
+
+
+# ----- valid input still loads ------------------------------------------------------------------
+def toml_text(value: str) -> str:
+    """A TOML basic string (JSON escapes, plus DEL, which TOML asks to escape and JSON does not)."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def nested_toml(doc: dict[str, Any], path: tuple[str, ...] = ()) -> list[str]:
+    """A TOML document with one [table] header per nested table, at any depth."""
+    head = [f"{json.dumps(k)} = {valid_value(v)}" for k, v in doc.items() if not isinstance(v, dict)]
+    lines = ([f"[{'.'.join(json.dumps(p) for p in path)}]"] if path and head else []) + head
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            lines += nested_toml(v, (*path, k))
+    return lines
+
+
+def valid_value(v: Any) -> str:
+    if isinstance(v, str):
+        return toml_text(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(valid_value(x) for x in v) + "]"
+    return toml_value(v)
+
+
+def valid_scenarios() -> st.SearchStrategy:
+    from test_properties import valid_params
+
+    return valid_params()
+
+
+@given(valid_scenarios())
+def test_a_valid_scenario_written_as_toml_loads_as_itself(params: Params):
+    text = "\n".join(nested_toml(params.model_dump(mode="json"))) + "\n"
+    loaded = in_temp_file(text, load_scenario)
+    assert loaded == params, "a valid scenario file was refused or changed on loading"
+
+
+SWEEP_SECTIONS = ("adoption", "developers", "market", "hardware", "churn")
+"""Sections whose numeric fields a generated sweep varies, each over its schema's declared range."""
+
+
+def sweepable_fields() -> list[tuple[str, float, float]]:
+    out = []
+    for section in SWEEP_SECTIONS:
+        for name, field in Params.model_fields[section].annotation.model_fields.items():
+            if field.annotation is float:
+                b = {k: getattr(m, k) for m in field.metadata for k in ("ge", "gt", "le", "lt") if hasattr(m, k)}
+                lo = b.get("ge", b.get("gt"))
+                hi = b.get("le", b.get("lt"))
+                if lo is not None and hi is not None:
+                    out.append((f"{section}.{name}", float(lo), float(hi)))
+    return out
+
+
+SWEEPABLE = sweepable_fields()
+
+
+@st.composite
+def parameter_ranges(draw, kind: str) -> dict[str, Any]:
+    chosen = draw(
+        st.lists(
+            st.sampled_from(SWEEPABLE),
+            min_size=2 if kind in ("sobol", "morris") else 1,
+            max_size=3,
+            unique_by=lambda f: f[0],
+        )
+    )
+    out = {}
+    for key, lo, hi in chosen:
+        ends = draw(
+            st.lists(st.floats(lo, hi, exclude_min=True, exclude_max=True), min_size=2, max_size=2, unique=True)
+        )
+        a, b = sorted(ends)
+        if kind == "grid" and draw(st.booleans()):
+            out[key] = {"values": draw(st.lists(st.floats(a, b), min_size=2, max_size=3, unique=True))}
+        else:
+            out[key] = {"min": a, "max": b} | ({"levels": draw(st.integers(2, 4))} if kind == "grid" else {})
+            if a > 0 and draw(st.booleans()):
+                out[key]["scale"] = "log"
+    return out
+
+
+@st.composite
+def valid_sweep_specs(draw) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["grid", "lhs", "sobol", "morris"]))
+    doc: dict[str, Any] = {
+        "description": draw(st.text(max_size=20)),
+        "scenario": "baseline",
+        "seed": draw(st.integers(0, 2**63 - 1)),
+        "replicates": draw(st.integers(1, 5)),
+        "common_random_numbers": draw(st.booleans()),
+        "parameters": draw(parameter_ranges(kind)),
+        "design": {"kind": kind, "samples": draw(st.integers(1, 64))},
+        "outputs": {
+            "metrics": draw(
+                st.lists(
+                    st.sampled_from(["market.*", "market.adoption_share", "lab_a.revenue", "*.capacity"]),
+                    min_size=1,
+                    max_size=3,
+                    unique=True,
+                )
+            ),
+            "keep": draw(st.sampled_from(["series", "summary"])),
+        },
+    }
+    if draw(st.booleans()):
+        doc["months"] = draw(st.integers(1, 1200))
+    return doc
+
+
+@needs_spec
+@given(valid_sweep_specs())
+def test_a_valid_sweep_spec_loads(doc):
+    spec = in_temp_file("\n".join(nested_toml(doc)) + "\n", load_spec)
+    assert spec is not None, "a valid sweep spec was refused"
+    assert spec.parameters.keys() == doc["parameters"].keys()
+    assert spec.design.kind.value == doc["design"]["kind"] and spec.seed == doc["seed"]

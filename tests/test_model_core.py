@@ -180,7 +180,10 @@ def test_each_developer_is_a_mesa_agent_showing_its_own_row():
     d = adopters[0]
     assert d.lab in model.lab_names
     assert d.wage_usd_per_day == model.developers.wage_usd_per_day[d.index]
-    assert all(isinstance(p, Developer) for p in d.peers)
+    peers = d.peers
+    assert peers, "a developer of the small-world baseline has peers"
+    assert all(isinstance(p, Developer) for p in peers) and d not in peers
+    assert sorted(p.index for p in peers) == sorted(model.developers.network.neighbours(d.index).tolist())
 
 
 def test_a_finished_model_is_freed():

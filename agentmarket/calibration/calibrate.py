@@ -27,12 +27,17 @@ FREE_PARAMETERS_TOML = Path(__file__).parent / "free_parameters.toml"
 LAST_TARGET_MONTH = "2026-12"
 
 
+PRIORS = ("uniform", "log-uniform")
+"""Prior distributions a free parameter may have, each over its [low, high] range."""
+
+
 @dataclass(frozen=True)
 class FreeParameter:
-    """One degree of freedom: a parameter key, its search range, and keys tied to it.
+    """One degree of freedom: a parameter key, its search range, its prior, and keys tied to it.
 
     ``also`` maps further keys to their fixed ratio to this one (one value that sets several
-    parameters, e.g. a layer's capacity split over its makers by their market shares).
+    parameters, e.g. a layer's capacity split over its makers by their market shares). ``prior`` and
+    ``reason`` are the distribution ``--method abc`` starts from and why its bounds are what they are.
     """
 
     key: str
@@ -41,6 +46,8 @@ class FreeParameter:
     log: bool
     integer: bool = False
     also: tuple[tuple[str, float], ...] = ()
+    prior: str = ""
+    reason: str = ""
 
     def suggest(self, trial: optuna.Trial) -> float | int:
         if self.integer:
@@ -53,7 +60,7 @@ class FreeParameter:
 
 
 def load_free_parameters(path: Path = FREE_PARAMETERS_TOML) -> list[FreeParameter]:
-    """The free parameters of ``free_parameters.toml``, in file order."""
+    """Every entry of free_parameters.toml, in the order of the file."""
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)["parameters"]
     return [
@@ -64,6 +71,8 @@ def load_free_parameters(path: Path = FREE_PARAMETERS_TOML) -> list[FreeParamete
             bool(v.get("log", False)),
             bool(v.get("integer", False)),
             tuple((key, float(ratio)) for key, ratio in v.get("also", {}).items()),
+            str(v.get("prior", "")),
+            str(v.get("reason", "")),
         )
         for k, v in raw.items()
     ]
@@ -149,7 +158,9 @@ def _current(params: Any, key: str) -> float:
     return float(node)
 
 
-def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: float, path: str | os.PathLike) -> Path:
+def write_calibrated_scenario(
+    scenario: str, values: dict[str, float], loss: float, path: str | os.PathLike, description: str | None = None
+) -> Path:
     """Write a scenario that extends ``scenario`` with the fitted values (atomically)."""
     out = Path(path)
     if out.suffix != ".toml":
@@ -157,7 +168,8 @@ def write_calibrated_scenario(scenario: str, values: dict[str, float], loss: flo
     doc = {
         "extends": scenario,
         "name": out.stem,
-        "description": f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
+        "description": description
+        or f"{scenario} with its free parameters fitted to the fact targets (loss {loss:.3g}).",
         **nest({k: v if isinstance(v, int) else float(f"{v:.6g}") for k, v in values.items()}),
     }
 

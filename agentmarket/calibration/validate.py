@@ -239,9 +239,18 @@ def run_seeds(
         return opened.map(run_table, jobs)
 
 
-def model_values(tables: list[pd.DataFrame]) -> dict[str, np.ndarray]:
-    """Every mapped target's model value in each run."""
-    return {tid: np.array([fn(t) for t in tables]) for tid, (_, fn) in MODEL_VALUES.items()}
+def run_jobs(
+    jobs: list[tuple[Params, int]], workers: int | None = 1, scheduler: str | None = None
+) -> list[pd.DataFrame]:
+    """Tidy tables of each (parameters, seed) job, in the order given, on an executor."""
+    with open_executor(workers, scheduler, runs=len(jobs)) as opened:
+        return opened.map(run_table, jobs)
+
+
+def model_values(tables: list[pd.DataFrame], ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Every mapped target's model value in each run (only those named in ``ids``, if given)."""
+    wanted = MODEL_VALUES if ids is None else {i: MODEL_VALUES[i] for i in ids}
+    return {tid: np.array([fn(t) for t in tables]) for tid, (_, fn) in wanted.items()}
 
 
 def _status(met: bool, entry: dict) -> str:
@@ -365,3 +374,36 @@ def calibration_loss(tables: list[pd.DataFrame]) -> float:
         beyond = max(err - SAFE_FRACTION, 0.0)
         loss += min(err * err + EDGE_PENALTY * beyond * beyond, 1e4)
     return loss
+
+
+def fact_month(target: Target) -> str:
+    """The month a target is dated: its ``period`` if ``YYYY-MM``, the year's December if ``YYYY``.
+
+    An annual figure is known only once its year is over.
+    """
+    period = target.period.strip()
+    return f"{period}-12" if len(period) == 4 else period[:7]
+
+
+def held_facts(until: str | None = None, after: str | None = None) -> list[tuple[Target, float]]:
+    """The held facts that have a model quantity, each with its relative tolerance.
+
+    ``until`` keeps the facts dated up to that month (``YYYY-MM``), ``after`` those dated
+    after it. These are the targets that ``validate`` passes or misses and that calibration fits.
+    """
+    tol = load_tolerances()
+    out = []
+    for t in load_targets():
+        entry = tol.get(t.id, {})
+        if t.kind != "fact" or not entry.get("held", True) or t.value is None or t.id not in MODEL_VALUES:
+            continue
+        month = fact_month(t)
+        if (until is not None and month > until) or (after is not None and month <= after):
+            continue
+        out.append((t, float(entry["tolerance"])))
+    return out
+
+
+def tolerance_errors(values: dict[str, float], facts: list[tuple[Target, float]]) -> dict[str, float]:
+    """Each fact's signed error in units of its tolerance band: (model - target) / (tolerance * |target|)."""
+    return {t.id: (values[t.id] - t.value) / (tol * abs(t.value)) for t, tol in facts}

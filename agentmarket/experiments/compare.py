@@ -28,6 +28,7 @@ from agentmarket.params import Layer, Params
 SUMMARY_COLUMNS = ("scenario", "date", "entity", "metric", "median", "p05", "p95", "mean", "seeds")
 FIGURE_NAME = "compare.png"
 TABLE_NAME = "compare.csv"
+DRAWS_NAME = "draws.csv"
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,25 @@ def run_one(job: tuple[str, Params, int]) -> pd.DataFrame:
 
 
 def iter_runs(
-    scenarios: dict[str, Params], seeds: int, workers: int | None = 1, scheduler: str | None = None
+    scenarios: dict[str, Params],
+    seeds: int,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    per_run: dict[tuple[str, int], Params] | None = None,
 ) -> Iterator[tuple[str, int, pd.DataFrame]]:
     """Yield (scenario, seed, table) for every scenario and seed ``0 .. seeds-1``, as each finishes.
 
     The runs go to :func:`~agentmarket.experiments.executor.open_executor` with ``workers``
     and ``scheduler``; each run is independent and seeded, so the results do not depend on
-    where it ran.
+    where it ran. ``per_run`` gives a run its own parameters (posterior draws) in place of
+    its scenario's.
     """
-    jobs = [(label, params, seed) for label, params in scenarios.items() for seed in range(seeds)]
+    per_run = per_run or {}
+    jobs = [
+        (label, per_run.get((label, seed), params), seed)
+        for label, params in scenarios.items()
+        for seed in range(seeds)
+    ]
     with open_executor(workers, scheduler, runs=len(jobs)) as executor:
         for index, table in executor.as_completed(run_one, jobs):
             label, _params, seed = jobs[index]
@@ -268,6 +279,7 @@ def compare_scenarios(
     workers: int | None = 1,
     on_run_done: Callable[[str, int], None] | None = None,
     scheduler: str | None = None,
+    posterior=None,
 ) -> Comparison:
     """Run ``names`` over seeds ``0 .. seeds-1``; write ``compare.png`` and ``compare.csv`` to ``out``.
 
@@ -275,13 +287,15 @@ def compare_scenarios(
     written, a bad ``workers`` or ``scheduler``) raises :class:`InputError` before the first
     run. ``workers`` and ``scheduler`` choose where the runs go (see
     :func:`~agentmarket.experiments.executor.open_executor`). ``on_run_done(scenario, seed)``
-    is called after each run, for progress bars.
+    is called after each run, for progress bars. With a ``posterior``, run seed ``s`` of every
+    scenario draws the same free parameters from it, and ``draws.csv`` records them by seed.
     """
     check_counts(seeds, workers, scheduler)
     scenarios = load_all(names, months, developers, sets)
+    per_run = posterior_runs(names, seeds, months, developers, sets, posterior) if posterior is not None else None
     folder = prepare_out_dir(out)
     tables = []
-    for label, seed, table in iter_runs(scenarios, seeds, workers, scheduler):
+    for label, seed, table in iter_runs(scenarios, seeds, workers, scheduler, per_run):
         tables.append(table)
         if on_run_done is not None:
             on_run_done(label, seed)
@@ -291,10 +305,32 @@ def compare_scenarios(
     runs["scenario"] = runs["scenario"].astype(str)
     summary = summarise(runs)
     figure, table = folder / FIGURE_NAME, folder / TABLE_NAME
-    write_all_atomic(
-        {
-            figure: lambda tmp: plot_comparison(summary, tmp),
-            table: lambda tmp: summary.to_csv(tmp, index=False, date_format="%Y-%m-%d"),
-        }
-    )
+    writers = {
+        figure: lambda tmp: plot_comparison(summary, tmp),
+        table: lambda tmp: summary.to_csv(tmp, index=False, date_format="%Y-%m-%d"),
+    }
+    if posterior is not None:
+        from agentmarket.calibration.posterior import draws_table
+
+        draws = draws_table(posterior, list(range(seeds)))
+        writers[folder / DRAWS_NAME] = lambda tmp: draws.to_csv(tmp, index=False)
+    write_all_atomic(writers)
     return Comparison(figure, table, summary)
+
+
+def posterior_runs(
+    names: Sequence[str], seeds: int, months: int | None, developers: int | None, sets: Sequence[str], posterior
+) -> dict[tuple[str, int], Params]:
+    """Each scenario's parameters for each run seed, its free parameters drawn from ``posterior``."""
+    from agentmarket.calibration.posterior import posterior_jobs
+
+    overrides = list(sets)
+    if months is not None:
+        overrides.append(f"simulation.months={months}")
+    if developers is not None:
+        overrides.append(f"simulation.developer_agents={developers}")
+    per_run = {}
+    for name in names:
+        for params, seed in posterior_jobs(name, overrides, posterior, list(range(seeds))):
+            per_run[(label_for(name), seed)] = params
+    return per_run

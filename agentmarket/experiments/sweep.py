@@ -10,6 +10,7 @@ and the sweep goes on.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -46,12 +47,18 @@ def check_points(spec: SweepSpec, raw: dict[str, Any], design) -> None:
         validate(apply_overrides(raw, overrides), origin=f"design point {point} ({shown})")
 
 
-def make_tasks(spec: SweepSpec, runs: list[Run], design) -> Iterator[RunTask]:
-    """The worker payload of each run, built lazily so that memory does not grow with the sweep."""
+def make_tasks(spec: SweepSpec, runs: list[Run], design, posterior=None) -> Iterator[RunTask]:
+    """The worker payload of each run, built lazily so that memory does not grow with the sweep.
+
+    With a ``posterior``, each run's free parameters are drawn from it by the run's seed.
+    """
     raw = base_raw(spec)
     metrics = tuple(select_metrics(spec.outputs.metrics, base_params(spec)))
     for run in runs:
-        yield RunTask(run, raw, point_overrides(design, run.point), metrics, spec.outputs.keep)
+        overrides = point_overrides(design, run.point)
+        if posterior is not None:
+            overrides = {**overrides, **posterior.draw(run.seed)}
+        yield RunTask(run, raw, overrides, metrics, spec.outputs.keep)
 
 
 def lost_result(task: RunTask, exc: BaseException) -> RunResult:
@@ -107,18 +114,24 @@ def run_sweep(
     progress: bool = True,
     connect_timeout: float = CONNECT_TIMEOUT_S,
     backend: Backend | None = None,
+    posterior=None,
 ) -> SweepOutcome:
     """Run every run of ``spec`` not yet finished in ``out`` and write each as it finishes.
 
     ``workers``, ``scheduler`` and ``backend`` choose where the runs go, as in
     :func:`~agentmarket.experiments.executor.open_executor` (default: a local Dask cluster
     of this machine's cores). With ``resume``, runs already recorded as finished in ``out``
-    are skipped; ``out`` must then hold this same sweep.
+    are skipped; ``out`` must then hold this same sweep. With a ``posterior``
+    (:class:`~agentmarket.calibration.posterior.Posterior`) each run draws its free parameters
+    from it by its seed; the posterior's digest is part of the sweep's hash.
     """
     check_workers(workers, scheduler)
     out = Path(out)
     started = time.perf_counter()
     digest = spec_hash(spec)
+    if posterior is not None:
+        posterior.check(base_raw(spec))
+        digest = hashlib.sha256(f"{digest}:{posterior.digest}".encode()).hexdigest()[:16]
     design = design_table(spec)
     runs = plan_runs(spec, design)
     check_points(spec, base_raw(spec), design)
@@ -133,5 +146,6 @@ def run_sweep(
             if not existing:
                 init_dir(out, spec, digest, design, len(runs))
             with Manifest(out) as manifest, make_progress(len(runs), len(runs) - len(todo), progress) as bar:
-                ok, failed = execute_all(executor, make_tasks(spec, todo, design), out, digest, manifest, bar)
+                tasks = make_tasks(spec, todo, design, posterior)
+                ok, failed = execute_all(executor, tasks, out, digest, manifest, bar)
     return SweepOutcome(out, len(runs), len(runs) - len(todo), ok, failed, time.perf_counter() - started, digest)

@@ -1,4 +1,10 @@
-"""The live dashboard: scenario, levers, play/step/reset, key figures and charts of one run.
+"""The live dashboard: scenario, levers, play/step/reset, key figures and charts of an ensemble.
+
+The live view steps 1 to 20 runs of the same parameters together (seeds ``seed``,
+``seed + 1``, ...): every chart shows their median with a 5-95% band and the selected run on
+top, and the selected run's events (a lab's round or exit, a layer that starts or stops
+binding) are marked on the charts and listed. The "Explore results" view opens a finished
+sweep, batch or compare folder.
 
 Every browser session (tab) renders its own :func:`Page`, and all run state lives in hooks
 inside it, so two tabs never share a model. Elements carry ``am-…`` classes as stable hooks
@@ -7,6 +13,9 @@ for the browser tests.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import threading
 import time
@@ -16,16 +25,21 @@ from typing import Any
 import solara
 import solara.lab
 
+from agentmarket.errors import InputError
 from agentmarket.output import tidy
 from agentmarket.visualization import charts
+from agentmarket.visualization.explore import Explored, open_results
 from agentmarket.visualization.state import (
     DEFAULT_SCENARIO,
+    MAX_ENSEMBLE_RUNS,
     Control,
     ControlError,
+    Ensemble,
     PinnedRun,
     Run,
-    build_model,
+    build_ensemble,
     controls_for,
+    events,
     pin,
     scenario_defaults,
     scenario_names,
@@ -34,6 +48,28 @@ from agentmarket.visualization.state import (
 from agentmarket.visualization.widgets import VegaView
 
 PLAY_PAUSE_S = 0.12  # pause between months while playing, so the browser can draw each one
+RELEASE_DELAY_S = 2.0
+"""Seconds after a session closes before its memory is handed back (solara collects it first)."""
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap pages back to the operating system.
+
+    The server's many threads each have a malloc arena; glibc returns freed memory from them
+    only on ``malloc_trim``, so without it a closed session's models stay in the server's
+    resident memory. Elsewhere than glibc only the collection runs.
+    """
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def release_memory_later() -> None:
+    """Run :func:`release_memory` shortly, off the closing thread."""
+    timer = threading.Timer(RELEASE_DELAY_S, release_memory)
+    timer.daemon = True
+    timer.start()
+
 
 CSS = """
 .am-figures .am-figure { min-width: 120px; }
@@ -60,8 +96,9 @@ def usd_run_rate(revenue_usd_per_month: float) -> str:
     return f"{yearly:.0f} USD/yr"
 
 
-def new_run(scenario: str, values: dict[str, Any], seed: int) -> Run:
-    return Run(build_model(scenario, values, seed), scenario, seed)
+def new_ensemble(scenario: str, values: dict[str, Any], seed: int, size: int = 1) -> Ensemble:
+    """The runs the page steps together; :class:`ControlError` names the control to blame."""
+    return build_ensemble(scenario, values, seed, size)
 
 
 def csv_of(run: Run) -> str:
@@ -79,6 +116,19 @@ def Figure(label: str, value: str, hook: str):
     with solara.Column(gap="0px", classes=["am-figure", f"am-{hook}"]):
         solara.Text(value, classes=["am-value"])
         solara.Text(label, classes=["am-label"])
+
+
+EVENTS_SHOWN = 8
+
+
+@solara.component
+def EventList(run: Run, tick: int):
+    """The selected run's latest events, newest first, so a jump on a chart has its reason beside it."""
+    found = events(run.history)
+    with solara.Column(gap="0px", classes=["am-events"]):
+        solara.Text(f"Events of the selected run ({len(found)})", classes=["am-label"])
+        for event in reversed(found[-EVENTS_SHOWN:]):
+            solara.Text(f"{event.date}: {event.text}", classes=["am-event", f"am-event-{event.kind.replace(' ', '-')}"])
 
 
 @solara.component
@@ -123,8 +173,9 @@ def Chart(encoded: tuple[str, str], hook: str):
 
 
 @solara.component
-def Charts(run: Run, pinned: PinnedRun | None, tick: int):
-    """Time series, the supply graph and the developer network of the current run."""
+def Charts(ensemble: Ensemble, pinned: PinnedRun | None, tick: int):
+    """Time series over the ensemble's band, the supply graph and the developer network of the selected run."""
+    run = ensemble.run
 
     def lay_out_supply_graph():
         return charts.supply_layout(run.model.graph)
@@ -135,12 +186,14 @@ def Charts(run: Run, pinned: PinnedRun | None, tick: int):
     supply_pos = solara.use_memo(lay_out_supply_graph, [run])
     network = solara.use_memo(lay_out_network, [run])
     history = run.history
+    band = ensemble.histories if ensemble.size > 1 else ()
+    marks = events(history)
     with solara.Row(style={"flex-wrap": "wrap"}, gap="16px"):
-        Chart(encode(charts.adoption_chart(history, pinned)), "adoption")
-        Chart(encode(charts.revenue_chart(history, pinned)), "revenue")
-        Chart(encode(charts.margin_chart(history, pinned)), "margin")
-        Chart(encode(charts.prices_chart(history, pinned)), "prices")
-        Chart(encode(charts.utilisation_chart(history, pinned)), "utilisation")
+        Chart(encode(charts.adoption_chart(history, pinned, band)), "adoption")
+        Chart(encode(charts.revenue_chart(history, pinned, band, marks)), "revenue")
+        Chart(encode(charts.margin_chart(history, pinned, band, marks)), "margin")
+        Chart(encode(charts.prices_chart(history, pinned, band, marks)), "prices")
+        Chart(encode(charts.utilisation_chart(history, pinned, band, marks)), "utilisation")
         Chart(encode(charts.network_chart(run.model, network)), "network")
         Chart(encode(charts.supply_graph_chart(run.model, supply_pos)), "supply")
 
@@ -162,18 +215,31 @@ def ControlInput(control: Control, value: Any, error: str, on_value):
 
 @solara.component
 def Page():
-    """One session's dashboard; every piece of state is created here, per session."""
+    """One session's dashboard: the live ensemble and the explorer of finished results, in two tabs."""
+    solara.Style(CSS)
+    solara.Title("agentmarket dashboard")
+    with solara.lab.Tabs():
+        with solara.lab.Tab("Live model", classes=["am-tab-live"]):
+            LiveView()
+        with solara.lab.Tab("Explore results", classes=["am-tab-explore"]):
+            ExploreView()
+
+
+@solara.component
+def LiveView():
+    """The live ensemble; every piece of state is created here, per session."""
     scenario = solara.use_reactive(DEFAULT_SCENARIO)
 
     def first_values():
         return scenario_defaults(DEFAULT_SCENARIO)
 
-    def first_run():
-        return new_run(DEFAULT_SCENARIO, first_values(), 0)
+    def first_ensemble():
+        return new_ensemble(DEFAULT_SCENARIO, first_values(), 0)
 
     values = solara.use_reactive(solara.use_memo(first_values, []))
     seed = solara.use_reactive(0)
-    run = solara.use_reactive(solara.use_memo(first_run, []))
+    size = solara.use_reactive(1)
+    ensemble = solara.use_reactive(solara.use_memo(first_ensemble, []))
     tick = solara.use_reactive(0)
     playing = solara.use_reactive(False)
     errors = solara.use_reactive({})
@@ -182,7 +248,7 @@ def Page():
     lock = solara.use_memo(threading.Lock, [])
 
     def advance(while_playing: bool = False) -> bool:
-        """Step the run one month; stop playing on the last month or on an error.
+        """Step every run one month; stop playing on the last month or on an error.
 
         From the play loop (``while_playing``) nothing happens once play was stopped, even
         if Pause or Reset came while this call waited for the lock.
@@ -190,11 +256,11 @@ def Page():
         with lock:
             if while_playing and not playing.value:
                 return False
-            current = run.value
+            current = ensemble.value
             try:
                 current.step()
             except Exception as exc:
-                step_error.set(f"the step to {current.model.date} failed: {type(exc).__name__}: {exc}")
+                step_error.set(f"the step to {current.run.model.date} failed: {type(exc).__name__}: {exc}")
                 playing.set(False)
                 return False
             finally:
@@ -210,51 +276,64 @@ def Page():
 
     solara.lab.use_task(play_loop, dependencies=[playing.value], prefer_threaded=True)
 
-    def start_run(name: str, new_values: dict[str, Any], new_seed: int) -> bool:
-        """Replace the run with a fresh one; on bad input keep the old run and show why."""
+    def free_on_close():
+        """When the session closes (its tab closed), stop playing and give the models' memory back."""
+
+        def cleanup():
+            playing.set(False)
+            with lock:
+                ensemble.value.close()
+            release_memory_later()
+
+        return cleanup
+
+    solara.use_effect(free_on_close, [])
+
+    def start_ensemble(name: str, new_values: dict[str, Any], new_seed: int, new_size: int) -> bool:
+        """Replace the runs with fresh ones; on bad input keep the old runs and show why."""
         try:
-            fresh = new_run(name, new_values, new_seed)
+            fresh = new_ensemble(name, new_values, new_seed, new_size)
         except ControlError as exc:
             errors.set({**validate(name, new_values), exc.control: exc.message})
             return False
         with lock:
             playing.set(False)
-            run.set(fresh)
+            ensemble.set(fresh)
             errors.set({})
             step_error.set("")
             tick.set(tick.value + 1)
         return True
 
     def reset():
-        start_run(scenario.value, values.value, seed.value)
+        start_ensemble(scenario.value, values.value, seed.value, size.value)
 
     def step_once():
         playing.set(False)
         advance()
 
     def toggle_play():
-        if not playing.value and run.value.finished:
+        if not playing.value and ensemble.value.finished:
             return
         playing.set(not playing.value)
 
     def pin_run():
-        """Keep a copy of the current run's months to draw the live run against."""
-        pinned.set(pin(run.value))
+        """Keep a copy of the selected run's months to draw the live runs against."""
+        pinned.set(pin(ensemble.value.run))
 
     def unpin():
         pinned.set(None)
 
     def pick_scenario(name: str):
-        """A new scenario starts a new run with that scenario's own values in the controls."""
+        """A new scenario starts new runs with that scenario's own values in the controls."""
         defaults = scenario_defaults(name)
-        if start_run(name, defaults, seed.value):
+        if start_ensemble(name, defaults, seed.value, size.value):
             scenario.set(name)
             values.set(defaults)
 
     def check_values(new_values: dict[str, Any]):
-        """Show a rejected value beside its control at once; the run changes only on Reset."""
-        seed_error = {"seed": errors.value["seed"]} if "seed" in errors.value else {}
-        errors.set({**validate(scenario.value, new_values), **seed_error})
+        """Show a rejected value beside its control at once; the runs change only on Reset."""
+        kept = {k: errors.value[k] for k in ("seed", "runs") if k in errors.value}
+        errors.set({**validate(scenario.value, new_values), **kept})
 
     def set_value(control_id: str, value: Any):
         new_values = {**values.value, control_id: value}
@@ -269,23 +348,51 @@ def Page():
         else:
             errors.set(others)
 
-    solara.Style(CSS)
-    solara.Title("agentmarket dashboard")
+    def set_size(value: int | None):
+        """How many runs step together from the next Reset (1 to MAX_ENSEMBLE_RUNS)."""
+        others = {k: v for k, v in errors.value.items() if k != "runs"}
+        if value is None or not 1 <= value <= MAX_ENSEMBLE_RUNS:
+            errors.set({**others, "runs": f"the number of runs must be a whole number from 1 to {MAX_ENSEMBLE_RUNS}"})
+            return
+        size.set(value)
+        errors.set(others)
+
+    def select_run(value: int | None):
+        """Draw run ``value`` (1-based) on top of the band at once."""
+        current = ensemble.value
+        others = {k: v for k, v in errors.value.items() if k != "selected"}
+        try:
+            with lock:
+                current.select((value or 0) - 1)
+        except ControlError as exc:
+            errors.set({**others, "selected": exc.message})
+            return
+        errors.set(others)
+        tick.set(tick.value + 1)
+
     with solara.Columns([1, 3], classes=["am-dashboard"]):
-        ControlsPanel(scenario, values, seed, errors, run, pick_scenario, set_value, set_seed)
+        ControlsPanel(scenario, values, seed, size, errors, ensemble, pick_scenario, set_value, set_seed, set_size)
         RunPanel(
-            run,
+            ensemble,
             tick,
             playing,
             step_error,
             pinned,
-            {"reset": reset, "step": step_once, "play": toggle_play, "pin": pin_run, "unpin": unpin},
+            errors,
+            {
+                "reset": reset,
+                "step": step_once,
+                "play": toggle_play,
+                "pin": pin_run,
+                "unpin": unpin,
+                "select": select_run,
+            },
         )
 
 
 @solara.component
-def ControlsPanel(scenario, values, seed, errors, run, on_scenario, on_value, on_seed):
-    """Scenario picker and levers; re-drawn when they or the run change, not every month."""
+def ControlsPanel(scenario, values, seed, size, errors, ensemble, on_scenario, on_value, on_seed, on_size):
+    """Scenario picker and levers; re-drawn when they or the runs change, not every month."""
     messages = errors.value
     with solara.Column(classes=["am-controls"]):
         solara.Text("agentmarket", classes=["am-title"])
@@ -294,7 +401,7 @@ def ControlsPanel(scenario, values, seed, errors, run, on_scenario, on_value, on
         )
         if messages.get("scenario"):
             solara.Text(messages["scenario"], classes=["am-control-error", "am-error-scenario"])
-        for control in controls_for(run.value.model.params):
+        for control in controls_for(ensemble.value.run.model.params):
             ControlInput(
                 control,
                 values.value.get(control.id),
@@ -304,23 +411,32 @@ def ControlsPanel(scenario, values, seed, errors, run, on_scenario, on_value, on
         solara.InputInt("Seed", value=seed.value, on_value=on_seed, classes=["am-control-seed"])
         if messages.get("seed"):
             solara.Text(messages["seed"], classes=["am-control-error", "am-error-seed"])
+        solara.InputInt(
+            f"Runs stepping together (seeds from the seed on, 1-{MAX_ENSEMBLE_RUNS})",
+            value=size.value,
+            on_value=on_size,
+            classes=["am-control-runs"],
+        )
+        if messages.get("runs"):
+            solara.Text(messages["runs"], classes=["am-control-error", "am-error-runs"])
         if messages.get(""):
             solara.Text(messages[""], classes=["am-control-error", "am-error-general"])
         solara.Text("Changed values take effect on Reset.", classes=["am-label"])
 
 
 @solara.component
-def RunPanel(run, tick, playing, step_error, pinned, actions: dict):
-    """Buttons, key figures and charts of the live run; the part re-drawn every month."""
-    current = run.value
+def RunPanel(ensemble, tick, playing, step_error, pinned, errors, actions: dict):
+    """Buttons, key figures and charts of the live runs; the part re-drawn every month."""
+    current = ensemble.value
+    run = current.run
     month = tick.value
     is_playing = playing.value
 
     def csv_getter():
         """The same callable for the whole run, so the download button is not rebuilt every month."""
-        return partial(csv_of, current)
+        return partial(csv_of, run)
 
-    csv_data = solara.use_memo(csv_getter, [current])
+    csv_data = solara.use_memo(csv_getter, [run])
     with solara.Column(classes=["am-main"]):
         with solara.Row(classes=["am-buttons"]):
             solara.Button("Reset", on_click=actions["reset"], classes=["am-reset"], outlined=True)
@@ -337,16 +453,87 @@ def RunPanel(run, tick, playing, step_error, pinned, actions: dict):
             with solara.Div(classes=["am-download"]):
                 solara.FileDownload(
                     csv_data,
-                    filename=f"{current.scenario}-seed{current.seed}.csv",
+                    filename=f"{run.scenario}-seed{run.seed}.csv",
                     label="Download CSV",
                     mime_type="text/csv",
                 )
+            if current.size > 1:
+                solara.InputInt(
+                    f"Selected run (1-{current.size})",
+                    value=current.selected + 1,
+                    on_value=actions["select"],
+                    classes=["am-control-selected"],
+                )
+        if errors.value.get("selected"):
+            solara.Text(errors.value["selected"], classes=["am-control-error", "am-error-selected"])
         solara.Text(
-            f"Run: {current.label}, {current.model.params.simulation.developer_agents:,} developer agents"
+            f"Run: {current.label}, {run.model.params.simulation.developer_agents:,} developer agents"
+            + (
+                f"; charts: median and 5-95% band of {current.size} runs, selected run on top"
+                if current.size > 1
+                else ""
+            )
             + ("; playing" if is_playing else ""),
             classes=["am-run-label"],
         )
         if step_error.value:
             solara.Error(step_error.value, classes=["am-step-error"])
-        KeyFigures(current, pinned.value, month)
+        KeyFigures(run, pinned.value, month)
+        EventList(run, month)
         Charts(current, pinned.value, month)
+
+
+@solara.component
+def ExploreView():
+    """A finished sweep, batch or compare folder: its fan charts, sensitivity indices and PRIM boxes."""
+    folder = solara.use_reactive("")
+    explored = solara.use_reactive(None)
+    error = solara.use_reactive("")
+
+    def open_folder():
+        try:
+            found = open_results(folder.value)
+        except (InputError, OSError, ValueError) as exc:
+            error.set(str(exc))
+            return
+        error.set("")
+        explored.set(found)
+
+    with solara.Column(classes=["am-explore"]):
+        with solara.Row():
+            solara.InputText(
+                "Results folder (the --out of sweep, batch or compare)",
+                value=folder,
+                classes=["am-explore-folder"],
+                continuous_update=True,
+            )
+            solara.Button("Open", on_click=open_folder, classes=["am-explore-open"], color="primary")
+        if error.value:
+            solara.Text(error.value, classes=["am-control-error", "am-explore-error"])
+        if explored.value is not None:
+            ExploredResults(explored.value)
+
+
+@solara.component
+def ExploredResults(found: Explored):
+    """The tables and fan charts of one opened folder."""
+    with solara.Column(classes=["am-explored"]):
+        solara.Text(f"{found.kind}: {found.folder}", classes=["am-title", "am-explored-title"])
+        solara.DataFrame(found.facts, items_per_page=10)
+        for note in found.notes:
+            solara.Text(note, classes=["am-label", "am-explore-note"])
+        with solara.Row(style={"flex-wrap": "wrap"}, gap="16px", classes=["am-fans"]):
+            for i, (output, rows) in enumerate(found.fans.items()):
+                Chart(encode(charts.fan_chart(output, rows)), f"fan-{i}")
+        if not found.sensitivity.empty:
+            solara.Text("Sensitivity indices", classes=["am-title"])
+            with solara.Div(classes=["am-sensitivity"]):
+                solara.DataFrame(found.sensitivity.round(4), items_per_page=20)
+        solara.Text("Scenario discovery (PRIM boxes)", classes=["am-title"])
+        if found.boxes is None:
+            solara.Text(
+                "No boxes yet: run agentmarket discover on this folder.", classes=["am-label", "am-boxes-missing"]
+            )
+        else:
+            with solara.Div(classes=["am-boxes"]):
+                solara.DataFrame(found.boxes, items_per_page=20)

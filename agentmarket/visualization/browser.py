@@ -43,7 +43,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: str, timeout_s: float = 60.0) -> float:
+def wait_until_up(url: str, timeout_s: float = 180.0) -> float:
     """Poll ``url`` until it answers 200; returns the seconds waited."""
     start = time.perf_counter()
     while True:

@@ -14,7 +14,7 @@ Shares are drawn as percentages, revenue in million USD per month, prices in the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import networkx as nx
@@ -71,27 +71,138 @@ def _dash(pinned: PinnedRun | None) -> dict[str, Any]:
     }
 
 
+def band_rows(
+    band: Sequence[Rows], extract: Callable[[dict[str, Any]], dict[str, float]]
+) -> list[dict[str, Any]] | None:
+    """Median and 5-95% band over the runs of an ensemble, for each month and series.
+
+    ``band`` holds each run's months (all of the same length, as the runs step together);
+    ``extract`` maps one month's snapshot to ``{series: value}``. None for fewer than two runs
+    (no band is drawn); an empty list before the first month (the band's layers are there,
+    so the chart's frame does not change when the first month arrives).
+    """
+    if len(band) < 2:
+        return None
+    months = min(len(h) for h in band)
+    if months == 0:
+        return []
+    names = list(extract(band[0][0]))
+    values = np.array(
+        [[[month.get(name, np.nan) for name in names] for month in map(extract, h[:months])] for h in band],
+        dtype=float,
+    )  # runs x months x series
+    lo, med, hi = np.nanpercentile(values, [5, 50, 95], axis=0)
+    dates = [_month(row["date"]) for row in band[0][:months]]
+    return [
+        {"date": dates[t], "series": name, "lo": lo[t, k], "median": med[t, k], "hi": hi[t, k]}
+        for t in range(months)
+        for k, name in enumerate(names)
+    ]
+
+
+def event_rows(events: Iterable[Any], kinds: Iterable[str]) -> list[dict[str, Any]]:
+    """The events of the given kinds as rows (date, text) for the annotation layers."""
+    wanted = set(kinds)
+    return [{"date": _month(e.date), "text": e.text, "kind": e.kind} for e in events if e.kind in wanted]
+
+
+def _band_layers(
+    band: list[dict[str, Any]] | None, x: dict[str, Any], y_title: str, y_axis: dict[str, Any]
+) -> list[dict]:
+    """An area from the 5th to the 95th percentile and a dotted median, per series; none without a band."""
+    if band is None:
+        return []
+    color = {"field": "series", "type": "nominal", "title": None}
+    return [
+        {
+            "data": {"name": "band", "values": band},
+            "mark": {"type": "area", "opacity": 0.18},
+            "encoding": {
+                "x": x,
+                "y": {"field": "lo", "type": "quantitative", "title": y_title, **y_axis},
+                "y2": {"field": "hi"},
+                "color": color,
+            },
+        },
+        {
+            "data": {"name": "band", "values": band},
+            "mark": {"type": "line", "strokeWidth": 1, "strokeDash": [2, 2]},
+            "encoding": {"x": x, "y": {"field": "median", "type": "quantitative"}, "color": color},
+        },
+    ]
+
+
+def _event_layers(events: list[dict[str, Any]] | None, x: dict[str, Any]) -> list[dict]:
+    """Grey rules at each event's month with a short label at the top of the chart.
+
+    Present whenever the chart shows events (``events`` not None), with no rows until one
+    happens, so the chart's frame stays the same from month to month.
+    """
+    if events is None:
+        return []
+    return [
+        {
+            "data": {"name": "events", "values": events},
+            "mark": {"type": "rule", "color": "#888888", "strokeDash": [3, 3], "strokeWidth": 1},
+            "encoding": {"x": x, "tooltip": [{"field": "text", "title": "event"}]},
+        },
+        {
+            "data": {"name": "events", "values": events},
+            "mark": {"type": "text", "angle": 270, "align": "right", "baseline": "bottom", "fontSize": 9, "dy": -2},
+            "encoding": {"x": x, "y": {"value": 2}, "text": {"field": "text"}, "color": {"value": "#555555"}},
+        },
+    ]
+
+
 def _line_chart(
-    title: str, rows: list[dict[str, Any]], y_title: str, pinned: PinnedRun | None, y_format: str = ""
+    title: str,
+    rows: list[dict[str, Any]],
+    y_title: str,
+    pinned: PinnedRun | None,
+    y_format: str = "",
+    band: list[dict[str, Any]] | None = None,
+    events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    y: dict[str, Any] = {"field": "value", "type": "quantitative", "title": y_title}
-    if y_format:
-        y["axis"] = {"format": y_format}
+    """Lines of the selected (and pinned) run over the ensemble's median and 5-95% band, with events."""
+    y_axis: dict[str, Any] = {"axis": {"format": y_format}} if y_format else {}
+    y: dict[str, Any] = {"field": "value", "type": "quantitative", "title": y_title, **y_axis}
     spec = _base(title, rows)
-    spec["mark"] = {"type": "line", "strokeWidth": 2}
-    spec["encoding"] = {
-        "x": X_MONTH,
-        "y": y,
-        "color": {"field": "series", "type": "nominal", "title": None},
-        **_dash(pinned),
+    line = {
+        "data": spec.pop("data"),
+        "mark": {"type": "line", "strokeWidth": 2},
+        "encoding": {
+            "x": X_MONTH,
+            "y": y,
+            "color": {"field": "series", "type": "nominal", "title": None},
+            **_dash(pinned),
+        },
     }
+    spec["layer"] = [*_band_layers(band, X_MONTH, y_title, y_axis), line, *_event_layers(events, X_MONTH)]
     return spec
+
+
+def market_fields(fields: dict[str, str]) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """A month's market-wide ``fields`` as ``{series name: value}`` (``fields`` maps key to name)."""
+
+    def extract(row: dict[str, Any]) -> dict[str, float]:
+        return {name: float(row[key]) for key, name in fields.items()}
+
+    return extract
+
+
+def lab_field(metric: str, scale: float = 1.0) -> Callable[[dict[str, Any]], dict[str, float]]:
+    """One lab metric of a month as ``{lab: value / scale}``."""
+
+    def extract(row: dict[str, Any]) -> dict[str, float]:
+        return {lab: values[metric] / scale for lab, values in row["labs"].items()}
+
+    return extract
 
 
 def market_rows(history: Rows, pinned: PinnedRun | None, fields: dict[str, str]) -> list[dict[str, Any]]:
     """Long rows (date, series, value, run) for market-wide fields; ``fields`` maps key to series name."""
     return [
-        {"date": _month(row["date"]), "series": name, "value": row.get(key, 0.0), "run": run}
+        {"date": _month(row["date"]), "series": name, "value": row[key], "run": run}
         for run, rows in _runs(history, pinned)
         for row in rows
         for key, name in fields.items()
@@ -101,64 +212,91 @@ def market_rows(history: Rows, pinned: PinnedRun | None, fields: dict[str, str])
 def lab_rows(history: Rows, pinned: PinnedRun | None, metric: str, scale: float = 1.0) -> list[dict[str, Any]]:
     """Long rows of one lab metric per lab, divided by ``scale``."""
     return [
-        {"date": _month(row["date"]), "series": lab, "value": values.get(metric, 0.0) / scale, "run": run}
+        {"date": _month(row["date"]), "series": lab, "value": values[metric] / scale, "run": run}
         for run, rows in _runs(history, pinned)
         for row in rows
-        for lab, values in row.get("labs", {}).items()
+        for lab, values in row["labs"].items()
     ]
 
 
-def adoption_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+LAB_EVENTS = ("exit", "funding round")
+LAYER_EVENTS = ("binding starts", "binding stops")
+ADOPTION_FIELDS = {"adoption_share": "adoption", "agent_work_share": "agent work share"}
+PRICE_PANELS = (
+    ("subscription_price", "subscription", "USD/month", ",.0f"),
+    ("compute_price", "compute", "USD/acc-hour", ",.2f"),
+    ("memory_price", "memory", "USD per acc's HBM", ",.0f"),
+)
+
+
+def adoption_chart(
+    history: Rows, pinned: PinnedRun | None = None, band: Sequence[Rows] = (), events: Sequence[Any] = ()
+) -> dict[str, Any]:
     """Share of developers who adopted and share of all developers' work done by agents."""
-    rows = market_rows(history, pinned, {"adoption_share": "adoption", "agent_work_share": "agent work share"})
-    return _line_chart("Adoption and agent work share", rows, "share of developers / work", pinned, ".1~%")
+    rows = market_rows(history, pinned, ADOPTION_FIELDS)
+    shaded = band_rows(band, market_fields(ADOPTION_FIELDS))
+    return _line_chart("Adoption and agent work share", rows, "share of developers / work", pinned, ".1~%", shaded)
 
 
-def revenue_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
-    """Each lab's revenue in million USD per month."""
+def revenue_chart(
+    history: Rows, pinned: PinnedRun | None = None, band: Sequence[Rows] = (), events: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """Each lab's revenue in million USD per month, with the labs' rounds and exits marked."""
     rows = lab_rows(history, pinned, "revenue", scale=1e6)
-    return _line_chart("Revenue per lab", rows, "million USD/month", pinned)
+    shaded = band_rows(band, lab_field("revenue", 1e6))
+    marks = event_rows(events, LAB_EVENTS)
+    return _line_chart("Revenue per lab", rows, "million USD/month", pinned, ",.0f", shaded, marks)
 
 
-def margin_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
-    """Each lab's gross margin (revenue less inference cost, over revenue)."""
+def margin_chart(
+    history: Rows, pinned: PinnedRun | None = None, band: Sequence[Rows] = (), events: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """Each lab's gross margin (revenue less inference cost, over revenue), with exits marked."""
     rows = lab_rows(history, pinned, "gross_margin")
-    return _line_chart("Gross margin per lab", rows, "gross margin", pinned, ".1~%")
+    shaded = band_rows(band, lab_field("gross_margin"))
+    marks = event_rows(events, ("exit",))
+    return _line_chart("Gross margin per lab", rows, "gross margin", pinned, ".0%", shaded, marks)
 
 
-def prices_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
-    """Subscription, compute and memory prices, one panel each since their units differ."""
-    fields = {
-        "subscription_price": "subscription (USD/month)",
-        "compute_price": "compute (USD/acc-hour)",
-        "memory_price": "memory (USD per accelerator's HBM)",
-    }
+def prices_chart(
+    history: Rows, pinned: PinnedRun | None = None, band: Sequence[Rows] = (), events: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """Subscription, compute and memory prices, one panel each with its own unit and ticks."""
+    fields = {key: name for key, name, _, _ in PRICE_PANELS}
     rows = market_rows(history, pinned, fields)
+    shaded = band_rows(band, market_fields(fields))
+    marks = event_rows(events, LAYER_EVENTS)
+    panels = []
+    for _, name, unit, fmt in PRICE_PANELS:
+        keep = [{"filter": {"field": "series", "equal": name}}]
+        y_axis = {"axis": {"format": fmt, "tickCount": 3}, "scale": {"zero": False}}
+        line = {
+            "transform": keep,
+            "mark": {"type": "line", "strokeWidth": 2},
+            "encoding": {
+                "x": X_MONTH,
+                "y": {"field": "value", "type": "quantitative", "title": unit, **y_axis},
+                "color": {"field": "series", "type": "nominal", "legend": None},
+                **_dash(pinned),
+            },
+        }
+        shading = [{**layer, "transform": keep} for layer in _band_layers(shaded, X_MONTH, unit, y_axis)]
+        for layer in shading:
+            layer["encoding"]["color"] = {**layer["encoding"]["color"], "legend": None}
+        panels.append(
+            {
+                "title": {"text": f"{name} price", "fontSize": 11, "anchor": "start"},
+                "width": WIDTH,
+                "height": 55,
+                "layer": [*shading, line, *_event_layers(marks, X_MONTH)],
+            }
+        )
     return {
         "$schema": SCHEMA,
         "title": "Prices",
         "data": {"name": "table", "values": rows},
-        "facet": {
-            "row": {
-                "field": "series",
-                "type": "nominal",
-                "title": None,
-                "sort": list(fields.values()),
-                "header": {"labelAngle": 0, "labelOrient": "top", "labelAnchor": "start", "labelFontWeight": 600},
-            }
-        },
-        "spec": {
-            "width": WIDTH,
-            "height": 40,
-            "mark": {"type": "line", "strokeWidth": 2},
-            "encoding": {
-                "x": X_MONTH,
-                "y": {"field": "value", "type": "quantitative", "title": None, "scale": {"zero": False}},
-                "color": {"field": "series", "type": "nominal", "legend": None},
-                **_dash(pinned),
-            },
-        },
-        "resolve": {"scale": {"y": "independent"}},
+        "vconcat": panels,
+        "spacing": 8,
         "config": {"view": {"stroke": None}},
     }
 
@@ -178,13 +316,24 @@ def utilisation_rows(history: Rows, pinned: PinnedRun | None) -> list[dict[str, 
     ]
 
 
-def utilisation_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[str, Any]:
+def layer_field(row: dict[str, Any]) -> dict[str, float]:
+    """A month's utilisation of each supply layer as ``{layer: share}``."""
+    return {layer: stats["utilization"] for layer, stats in row["layers"].items()}
+
+
+def utilisation_chart(
+    history: Rows, pinned: PinnedRun | None = None, band: Sequence[Rows] = (), events: Sequence[Any] = ()
+) -> dict[str, Any]:
     """Utilisation of each supply layer; red rings mark the months a layer was binding."""
     spec = _base("Supply layer utilisation (red rings: binding)", utilisation_rows(history, pinned))
     x = X_MONTH
-    y = {"field": "value", "type": "quantitative", "title": "utilisation", "axis": {"format": ".0%"}}
+    y_axis = {"axis": {"format": ".0%"}}
+    y = {"field": "value", "type": "quantitative", "title": "utilisation", **y_axis}
+    data = spec.pop("data")
     spec["layer"] = [
+        *_band_layers(band_rows(band, layer_field), x, "utilisation", y_axis),
         {
+            "data": data,
             "mark": {"type": "line", "strokeWidth": 2},
             "encoding": {
                 "x": x,
@@ -194,9 +343,36 @@ def utilisation_chart(history: Rows, pinned: PinnedRun | None = None) -> dict[st
             },
         },
         {
+            "data": {"name": "table"},
             "transform": [{"filter": "datum.binding > 0"}],
             "mark": {"type": "point", "size": 50, "stroke": BINDING_COLOUR, "strokeWidth": 2, "filled": False},
             "encoding": {"x": x, "y": y},
+        },
+        *_event_layers(event_rows(events, LAYER_EVENTS), x),
+    ]
+    return spec
+
+
+def fan_chart(title: str, band: list[dict[str, Any]], y_title: str = "value") -> dict[str, Any]:
+    """A finished experiment's median and 5-95% band per series (scenario or design point)."""
+    spec = _base(title, [])
+    spec.pop("data")
+    color = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "bottom", "columns": 2}}
+    spec["layer"] = [
+        {
+            "data": {"name": "band", "values": band},
+            "mark": {"type": "area", "opacity": 0.18},
+            "encoding": {
+                "x": X_MONTH,
+                "y": {"field": "lo", "type": "quantitative", "title": y_title, "axis": {"format": "~s"}},
+                "y2": {"field": "hi"},
+                "color": color,
+            },
+        },
+        {
+            "data": {"name": "band"},
+            "mark": {"type": "line", "strokeWidth": 2},
+            "encoding": {"x": X_MONTH, "y": {"field": "median", "type": "quantitative"}, "color": color},
         },
     ]
     return spec
@@ -216,22 +392,6 @@ def supply_layout(graph: nx.DiGraph) -> dict[str, tuple[float, float]]:
             drawn.add_node(node, column=column)
     pos = nx.multipartite_layout(drawn, subset_key="column", align="vertical", scale=1.0)
     return {node: (float(x), float(y)) for node, (x, y) in pos.items()}
-
-
-def _node_flow_acc(model: Any, node: str, kind: str) -> float:
-    """Compute flowing through a node this month, in accelerators in service."""
-    agent = _agents_by_name(model).get(node)
-    if kind == "supplier" and agent is not None:
-        if getattr(agent, "is_flow", True):
-            return float(agent.served) + float(getattr(agent, "carried_acc", 0.0))
-        return float(agent.served) * 1000.0 / model.params.hardware.kw_per_acc
-    if kind in ("cloud", "lab") and agent is not None:
-        return float(getattr(agent, "served", 0.0))
-    if kind == "buyer":
-        return float(getattr(model, "other_ai_served", 0.0))
-    if kind == "market":
-        return float(sum(getattr(lab, "served", 0.0) for lab in model.labs))
-    return 0.0
 
 
 def _node_utilisation(model: Any, node: str, kind: str) -> float:
@@ -256,15 +416,25 @@ def _is_binding(model: Any, node: str, kind: str, utilisation: float) -> bool:
     return False
 
 
-def supply_graph_data(model: Any, pos: dict[str, tuple[float, float]]) -> tuple[list[dict], list[dict]]:
-    """Nodes and edges to draw: flows in accelerators, utilisation as a fraction, binding flags.
+def edge_flow_acc(model: Any, u: str, v: str) -> float:
+    """Compute that flowed along the edge u -> v this month, in accelerators in service.
 
-    An edge's flow is the upstream node's flow split over its customers in proportion to
-    what each of them carries (the model clears per node, not per edge).
+    The clearing's own flow on each supply and contract edge; a lab's edge to the developers
+    carries what the lab was served.
     """
+    flows = model.edge_flows
+    if (u, v) in flows:
+        return float(flows[(u, v)])
+    if model.graph.nodes[u].get("kind") == "lab":
+        return float(_agents_by_name(model)[u].served)
+    return 0.0
+
+
+def supply_graph_data(model: Any, pos: dict[str, tuple[float, float]]) -> tuple[list[dict], list[dict]]:
+    """Nodes and edges to draw: the clearing's flow on each edge in accelerators, utilisation
+    as a fraction, binding flags."""
     graph = model.graph
     kinds = {n: graph.nodes[n].get("kind", "") for n in pos}
-    flow = {n: _node_flow_acc(model, n, kinds[n]) for n in pos}
     util = {n: _node_utilisation(model, n, kinds[n]) for n in pos}
     binding = {n: _is_binding(model, n, kinds[n], util[n]) for n in pos}
     nodes = [
@@ -278,24 +448,21 @@ def supply_graph_data(model: Any, pos: dict[str, tuple[float, float]]) -> tuple[
         }
         for n in pos
     ]
-    edges = []
-    for u in pos:
-        successors = [v for v in graph.successors(u) if v in pos]
-        total = sum(flow[v] for v in successors)
-        for v in successors:
-            share = flow[v] / total if total > 0 else 1.0 / len(successors)
-            edges.append(
-                {
-                    "x": pos[u][0],
-                    "y": pos[u][1],
-                    "x2": pos[v][0],
-                    "y2": pos[v][1],
-                    "flow": flow[u] * share,
-                    "utilisation": util[u] if kinds[u] in ("supplier", "cloud") else 0.0,
-                    "binding": int(binding[u]),
-                    "link": f"{u} → {v}",
-                }
-            )
+    edges = [
+        {
+            "x": pos[u][0],
+            "y": pos[u][1],
+            "x2": pos[v][0],
+            "y2": pos[v][1],
+            "flow": edge_flow_acc(model, u, v),
+            "utilisation": util[u] if kinds[u] in ("supplier", "cloud") else 0.0,
+            "binding": int(binding[u]),
+            "link": f"{u} → {v}",
+        }
+        for u in pos
+        for v in graph.successors(u)
+        if v in pos
+    ]
     return nodes, edges
 
 

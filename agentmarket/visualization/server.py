@@ -12,6 +12,8 @@ import os
 import sys
 
 APP = "agentmarket.visualization.app"
+KERNEL_CULL_TIMEOUT = "10m"
+"""How long the server keeps a session whose page went away without closing (override: SOLARA_KERNEL_CULL_TIMEOUT)."""
 
 
 def server_command(host: str, port: int) -> list[str]:
@@ -34,10 +36,13 @@ def server_command(host: str, port: int) -> list[str]:
 
 
 def server_environment() -> dict[str, str]:
-    """The environment for the server: no telemetry, no CDN fallback needed."""
+    """The environment for the server: no telemetry, no CDN fallback needed, lost sessions culled."""
     env = dict(os.environ)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     env.setdefault("SOLARA_ASSETS_PROXY", "True")
+    # a tab that closes sends a close beacon and its models are freed at once; one that vanishes
+    # without it (a crash, a lost network) is culled after this long instead of solara's 24 h
+    env.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", KERNEL_CULL_TIMEOUT)
     return env
 
 

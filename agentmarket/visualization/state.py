@@ -12,7 +12,7 @@ for the charts and the key figures, so drawing never reads the model while it st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -232,17 +232,22 @@ def _number(obj: Any, name: str) -> float:
 
 
 def simulated_month(model: MarketModel) -> str:
-    """The month whose results the model holds: the one before ``model.date`` once it stepped."""
+    """The model's month: the last of the ``model.steps`` months it has simulated (YYYY-MM).
+
+    Mesa counts the steps taken; the month shown with the results is the one those steps
+    reached, so the label and the figures beside it always belong to the same month.
+    """
     from agentmarket.params import month_label
 
-    return month_label(model.month - 1)
+    return month_label(model.params.start_index + model.steps - 1)
 
 
 def snapshot(model: MarketModel) -> dict[str, Any]:
     """The month just simulated as plain numbers.
 
-    Shares are fractions, revenue USD/month, prices USD/month (subscription),
-    USD/accelerator-hour (compute) and USD per accelerator's HBM (memory).
+    Shares are fractions, revenue and cash USD/month and USD, prices USD/month (subscription),
+    USD/accelerator-hour (compute) and USD per accelerator's HBM (memory). ``exited`` is 1 once
+    a lab has left the market; ``funding_rounds`` counts the rounds it has raised so far.
     """
     row: dict[str, Any] = {
         "date": simulated_month(model),
@@ -253,7 +258,14 @@ def snapshot(model: MarketModel) -> dict[str, Any]:
         "memory_price": _number(model, "memory_price"),
         "binding_layer": str(getattr(model, "binding_layer", "none")),
         "labs": {
-            lab.name: {"revenue": _number(lab, "revenue"), "gross_margin": _number(lab, "gross_margin")}
+            lab.name: {
+                "revenue": _number(lab, "revenue"),
+                "gross_margin": _number(lab, "gross_margin"),
+                "cash": _number(lab, "cash"),
+                "funding": _number(lab, "funding"),
+                "funding_rounds": int(_number(lab, "funding_rounds")),
+                "exited": int(not lab.active),
+            }
             for lab in model.labs
         },
         "layers": {
@@ -265,6 +277,43 @@ def snapshot(model: MarketModel) -> dict[str, Any]:
         },
     }
     return row
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a reader should see on the charts: a lab exits, a layer starts or stops binding, a round."""
+
+    date: str
+    kind: str  # "exit" | "binding starts" | "binding stops" | "funding round"
+    entity: str
+    text: str
+
+
+def events(history: Sequence[dict[str, Any]]) -> list[Event]:
+    """The events of a run's months, in order, found by comparing each month with the one before.
+
+    A lab's funding round is a month in which its round count rose; an exit the month its
+    ``exited`` flag turned on; a layer starts binding in a month it is on the minimum cut and
+    was not the month before, and stops in the first month it is off it again.
+    """
+    found: list[Event] = []
+    before: dict[str, Any] | None = None
+    for row in history:
+        date = row["date"]
+        for lab, now in row.get("labs", {}).items():
+            was = (before or {}).get("labs", {}).get(lab, {"exited": 0, "funding_rounds": now["funding_rounds"]})
+            if now["funding_rounds"] > was["funding_rounds"]:
+                found.append(Event(date, "funding round", lab, f"{lab} raises a round"))
+            if now["exited"] and not was["exited"]:
+                found.append(Event(date, "exit", lab, f"{lab} leaves the market (cash ran out)"))
+        for layer, now in row.get("layers", {}).items():
+            was_binding = (before or {}).get("layers", {}).get(layer, {}).get("binding", 0)
+            if now["binding"] and not was_binding:
+                found.append(Event(date, "binding starts", layer, f"{layer} starts binding"))
+            elif was_binding and not now["binding"]:
+                found.append(Event(date, "binding stops", layer, f"{layer} stops binding"))
+        before = row
+    return found
 
 
 @dataclass
@@ -302,3 +351,79 @@ class PinnedRun:
 
 def pin(run: Run) -> PinnedRun:
     return PinnedRun(run.label, tuple(run.history))
+
+
+MAX_ENSEMBLE_RUNS = 20
+
+
+@dataclass
+class Ensemble:
+    """Runs of one scenario that step together, so that the charts show a band, not one path.
+
+    The runs differ only in their seed (``seed``, ``seed + 1``, ...). ``selected`` is the run
+    drawn on top of the band, whose figures and events the page shows; the first by default.
+    """
+
+    runs: list[Run]
+    selected: int = 0
+
+    @property
+    def run(self) -> Run:
+        """The selected run."""
+        return self.runs[self.selected]
+
+    @property
+    def size(self) -> int:
+        """How many runs step together."""
+        return len(self.runs)
+
+    @property
+    def finished(self) -> bool:
+        """Whether every run has reached its last month."""
+        return all(run.finished for run in self.runs)
+
+    @property
+    def histories(self) -> list[list[dict[str, Any]]]:
+        """Each run's recorded months, in the order of ``runs``."""
+        return [run.history for run in self.runs]
+
+    @property
+    def label(self) -> str:
+        """The selected run's label, with the ensemble's size when there is more than one run."""
+        if self.size == 1:
+            return self.run.label
+        first, last = self.runs[0].seed, self.runs[-1].seed
+        return f"{self.run.label} (selected) of {self.size} runs, seeds {first}-{last}"
+
+    def step(self) -> dict[str, Any]:
+        """Advance every run one month; returns the selected run's new snapshot."""
+        for run in self.runs:
+            if not run.finished:
+                run.step()
+        return self.run.history[-1]
+
+    def close(self) -> None:
+        """Drop every run and its model, so that a closed session's memory goes at once.
+
+        A closed page's widgets and callbacks may still hold this object for a while; once it
+        holds no run, they hold no model.
+        """
+        for run in self.runs:
+            run.history.clear()
+            run.model = None  # type: ignore[assignment]
+
+    def select(self, index: int) -> None:
+        """Draw run ``index`` (0-based) on top; out-of-range indices are refused."""
+        if not 0 <= index < self.size:
+            raise ControlError("selected", f"the selected run must be between 1 and {self.size}")
+        self.selected = index
+
+
+def build_ensemble(scenario: str, values: dict[str, Any], seed: int, size: int = 1) -> Ensemble:
+    """``size`` runs of the same parameters with seeds ``seed .. seed + size - 1``, or :class:`ControlError`."""
+    if not isinstance(size, int) or not 1 <= size <= MAX_ENSEMBLE_RUNS:
+        raise ControlError("runs", f"the number of runs must be a whole number from 1 to {MAX_ENSEMBLE_RUNS}")
+    first = build_model(scenario, values, seed)
+    runs = [Run(first, scenario, seed)]
+    runs += [Run(MarketModel(first.params, rng=seed + k), scenario, seed + k) for k in range(1, size)]
+    return Ensemble(runs)
