@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 
 from agentmarket.agents.clouds import CloudAgent, spot_demand_share
-from agentmarket.agents.developers import Channel, Developer, DeveloperPopulation, Offer
+from agentmarket.agents.developers import Channel, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import MarketConditions, base_price, contract_price, decaying_growth, month_index, month_label
@@ -109,8 +109,7 @@ class MarketModel(mesa.Model):
         self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
 
-        self.developers = DeveloperPopulation(p, self.rng, len(self.labs), len(self.plan_names))
-        self.developer_agents = Developer.create_population(self, p.simulation.developer_agents)
+        self.developers = DeveloperPopulation(self, self.lab_names, self.plan_names)
 
         self.adoption_share = 0.0
         self.agent_work_share = 0.0
@@ -333,8 +332,7 @@ class MarketModel(mesa.Model):
 
     def developer_phase(self) -> None:
         self.offer = self.make_offer()
-        self.developers.decide(self.offer, self.rng)
-        coding = self.developers.demand_by_lab()
+        coding = self.developers.step(self.offer)
         for lab, acc in zip(self.labs, coding, strict=True):
             lab.set_demand(float(acc))
             lab.update_forecast()

@@ -93,3 +93,24 @@ def test_agents_do_not_call_the_models_price_helpers():
         "clouds_for",
     }
     assert not helpers & set(market_model_members_in_agents())
+
+
+def mesa_private_names() -> set[str]:
+    """Mesa's private set-up of models, agents and agent sets (and the data registry behind it)."""
+    model = mesa.Model()
+    names = set(dir(mesa.Model)) | set(vars(model)) | set(dir(mesa.Agent)) | set(dir(mesa.agent.AgentSet))
+    private = {n for n in names if n.startswith("_") and not (n.startswith("__") and n.endswith("__"))}
+    return private | {"data_registry", "register_agent", "deregister_agent"}
+
+
+def test_nothing_in_the_package_touches_mesa_private_set_up():
+    banned = mesa_private_names()
+    assert {"_datasets", "data_registry", "_agents_by_type"} <= banned
+    package = AGENTS_DIR.parent
+    touched = {
+        (path.relative_to(package).as_posix(), node.attr)
+        for path in sorted(package.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr in banned
+    }
+    assert not touched, f"Mesa's private set-up used: {sorted(touched)}"

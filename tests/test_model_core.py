@@ -171,10 +171,12 @@ def test_removing_the_capability_step_flattens_adoption():
     assert (with_step.loc[: step - pd.DateOffset(months=1)] == without.loc[: step - pd.DateOffset(months=1)]).all()
 
 
-def test_each_developer_is_a_mesa_agent_showing_its_own_row():
+def test_each_developer_is_a_view_of_its_own_row():
     model = MarketModel(baseline(months=30), rng=4).run()
-    developers = model.agents_by_type[Developer]
+    developers = list(model.developers)
     assert len(developers) == model.params.simulation.developer_agents
+    assert Developer not in model.agents_by_type, "views are not registered one by one with the model"
+    assert model.developers.agent(7) == developers[7] and model.developers.agent(7).index == 7
     adopters = [d for d in developers if d.state is DeveloperState.ADOPTER]
     assert adopters
     d = adopters[0]

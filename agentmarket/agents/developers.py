@@ -1,9 +1,11 @@
 """Developers: who adopts a coding agent, which lab and plan they pick, how much compute they use.
 
-The population's state lives in numpy arrays (one row per developer) so that a month's
-decisions for a million developers are a few array operations. Each row is still a Mesa
-agent: :class:`Developer` reads and shows its own row, so one can pick any developer and
-inspect its wage, peers, lab and plan.
+The whole population is one agent set, :class:`DeveloperPopulation`, with its own ``step``:
+its state lives in numpy arrays (one row per developer) so that a month's decisions for a
+million developers are a few array operations. Any single developer can still be picked and
+inspected: :class:`Developer` is a light view of one row (wage, peers, lab, plan), made on
+demand by ``population.agent(i)`` or by iterating the population, so no million objects are
+built or registered with the model.
 
 Money is in USD per month per real developer; compute in accelerator-months per month
 (accelerators in service for the month, H100-class) per real developer. One agent stands
@@ -12,16 +14,14 @@ for ``weight`` real developers.
 
 from __future__ import annotations
 
-import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from agentmarket.network import PeerNetwork
-from agentmarket.params import Params
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
@@ -111,15 +111,32 @@ def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
 
 
 class DeveloperPopulation:
-    """Array state and monthly rules of every developer."""
+    """Every developer of a model as one agent set: array state, monthly rules and its own ``step``.
 
-    def __init__(self, params: Params, rng: np.random.Generator, n_labs: int, n_plans: int):
+    Not a Mesa ``AgentSet`` (which holds one Python object per agent): like a mesa-frames
+    agent set, it keeps the population in arrays and acts on all rows at once. The model
+    creates one and calls :meth:`step` in its developer phase. Its randomness is the model's
+    ``rng``.
+
+    Args:
+        model: the model the developers belong to; its parameters and ``rng`` are read here.
+        lab_names: the labs, in the order of the offer's arrays.
+        plan_names: the subscription plans, in the order of the offer's plan columns.
+    """
+
+    def __init__(self, model: MarketModel, lab_names: Sequence[str], plan_names: Sequence[str]) -> None:
+        params = model.params
+        rng = model.rng
         d = params.developers
         n = params.simulation.developer_agents
+        self.model = model
+        self.rng = rng
         self.params = params
+        self.lab_names = list(lab_names)
+        self.plan_names = list(plan_names)
         self.n = n
-        self.n_labs = n_labs
-        self.n_plans = n_plans
+        self.n_labs = len(self.lab_names)
+        self.n_plans = len(self.plan_names)
         self.weight = params.developer_weight
         self.wage_usd_per_day = np.exp(np.log(d.wage_median_usd_per_day) + d.wage_sigma * rng.standard_normal(n))
         self.affinity = rng.gamma(d.affinity_shape, 1.0 / d.affinity_shape, size=n)
@@ -143,6 +160,26 @@ class DeveloperPopulation:
         self._in_channel = {c: self.channel == c for c in Channel}
         self._held_all = np.zeros(0, dtype=np.int64)
         self._held = {c: np.zeros(0, dtype=np.int64) for c in Channel}
+
+    def step(self, offer: Offer) -> np.ndarray:
+        """One month of the developers: churn, switching and adoption against ``offer``, then usage.
+
+        Returns the compute demanded from each lab, in accelerator-months per month (weighted).
+        """
+        self.decide(offer, self.rng)
+        return self.demand_by_lab()
+
+    def agent(self, index: int) -> Developer:
+        """A view of developer ``index`` (0 <= index < n)."""
+        if not 0 <= index < self.n:
+            raise IndexError(f"developer {index} does not exist; there are {self.n}")
+        return Developer(self, index)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[Developer]:
+        return (Developer(self, i) for i in range(self.n))
 
     @property
     def adopted(self) -> np.ndarray:
@@ -397,54 +434,32 @@ class DeveloperPopulation:
         return (spend > usd_per_year).sum(axis=1)
 
 
-class Developer(mesa.Agent):
-    """One developer agent: a view of row ``index`` of the population's arrays."""
+class Developer:
+    """One developer: a view of row ``index`` of the population's arrays.
 
-    def __init__(self, model: MarketModel | None = None, index: int = 0) -> None:
-        super().__init__(model)
+    Views are made on demand (``population.agent(i)``, iterating the population, a view's
+    ``peers``) and hold no state of their own, so two views of one row are equal.
+
+    Args:
+        population: the developers' agent set.
+        index: the developer's row, 0 <= index < len(population).
+    """
+
+    __slots__ = ("index", "population")
+
+    def __init__(self, population: DeveloperPopulation, index: int) -> None:
+        self.population = population
         self.index = int(index)
 
-    @classmethod
-    def create_population(cls, model: MarketModel, n: int) -> list[Developer]:
-        """Create and register developer agents for rows 0..n-1, in order; a list, not an AgentSet.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Developer) and other.population is self.population and other.index == self.index
 
-        Same agents as ``create_agents(model, n, index=np.arange(n))``, about three times
-        faster at a million: no per-agent keyword dicts, no second weak-keyed set, the
-        collector paused while a million objects are born (they all live as long as the
-        model), and, while ``mesa.Agent.__init__`` sets exactly ``model``, ``unique_id``
-        and ``pos``, those set inline before ``model.register_agent``.
-        """
-        if n <= 0:
-            return []
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            first = cls(model, 0)
-            agents = [first]
-            if set(vars(first)) != {"model", "unique_id", "pos", "index"}:
-                agents.extend(cls(model, i) for i in range(1, n))
-                return agents
-            register = model.register_agent
-            datasets = cls._datasets
-            new = cls.__new__
-            for i in range(1, n):
-                agent = new(cls)
-                agent.model = model
-                agent.unique_id = None
-                agent.pos = None
-                agent.index = i
-                register(agent)
-                for dataset in datasets:
-                    model.data_registry[dataset].add_agent(agent)
-                agents.append(agent)
-            return agents
-        finally:
-            if was_enabled:
-                gc.enable()
+    def __hash__(self) -> int:
+        return hash((id(self.population), self.index))
 
     @property
     def _pop(self) -> DeveloperPopulation:
-        return self.model.developers
+        return self.population
 
     @property
     def wage_usd_per_day(self) -> float:
@@ -466,12 +481,12 @@ class Developer(mesa.Agent):
     @property
     def lab(self) -> str | None:
         lab = int(self._pop.lab[self.index])
-        return self.model.lab_names[lab] if lab >= 0 else None
+        return self._pop.lab_names[lab] if lab >= 0 else None
 
     @property
     def plan(self) -> str | None:
         plan = int(self._pop.plan[self.index])
-        return self.model.plan_names[plan] if plan >= 0 else None
+        return self._pop.plan_names[plan] if plan >= 0 else None
 
     @property
     def work_share(self) -> float:
@@ -499,8 +514,8 @@ class Developer(mesa.Agent):
 
     @property
     def peers(self) -> list[Developer]:
-        agents = self.model.developer_agents
-        return [agents[j] for j in self._pop.network.neighbours(self.index)]
+        """The developers this one is linked to in the social network."""
+        return [Developer(self._pop, j) for j in self._pop.network.neighbours(self.index)]
 
     def __repr__(self) -> str:
         return f"Developer({self.index}, {self.state.name}, lab={self.lab}, plan={self.plan})"
