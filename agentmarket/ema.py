@@ -39,6 +39,7 @@ from typing import Any, get_args, get_origin
 import numpy as np
 
 from agentmarket.errors import InputError
+from agentmarket.metrics import ENTITY_KINDS, names_for
 
 
 def import_workbench() -> ModuleType:
@@ -55,17 +56,8 @@ def ema_name(key: str) -> str:
 
 
 def registry_metrics() -> dict[str, tuple[str, ...]]:
-    """The metrics the model reports, by kind of entity (market, lab, cloud, layer)."""
-    try:
-        from agentmarket.metrics import METRICS
-    except ImportError:
-        from agentmarket.model import CLOUD_METRICS, LAB_METRICS, LAYER_METRICS, MARKET_METRICS
-
-        return {"market": MARKET_METRICS, "lab": LAB_METRICS, "cloud": CLOUD_METRICS, "layer": LAYER_METRICS}
-    kinds: dict[str, list[str]] = {}
-    for metric in METRICS:
-        kinds.setdefault(metric.entity, []).append(metric.name)
-    return {kind: tuple(names) for kind, names in kinds.items()}
+    """The metrics the model reports, by kind of entity (market, lab, cloud, layer), from the metric registry."""
+    return {kind: names_for(kind) for kind in ENTITY_KINDS}
 
 
 def scenario_entities(params) -> dict[str, tuple[str, ...]]:
@@ -73,10 +65,10 @@ def scenario_entities(params) -> dict[str, tuple[str, ...]]:
     from agentmarket.params import Layer
 
     kinds = registry_metrics()
-    out: dict[str, tuple[str, ...]] = {"market": kinds.get("market", ())}
-    out.update(dict.fromkeys(params.labs, kinds.get("lab", ())))
-    out.update(dict.fromkeys(params.clouds, kinds.get("cloud", ())))
-    out.update({layer.value: kinds.get("layer", ()) for layer in Layer})
+    out: dict[str, tuple[str, ...]] = {"market": kinds["market"]}
+    out.update(dict.fromkeys(params.labs, kinds["lab"]))
+    out.update(dict.fromkeys(params.clouds, kinds["cloud"]))
+    out.update({layer.value: kinds["layer"] for layer in Layer})
     return out
 
 

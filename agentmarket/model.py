@@ -25,54 +25,14 @@ from agentmarket.agents.developers import Channel, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import MarketConditions, base_price, contract_price, decaying_growth, month_index, month_label
+from agentmarket.metrics import names_for
 from agentmarket.params import Layer, Params
 from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
 
-LAB_METRICS = (
-    "revenue",
-    "subscription_revenue",
-    "api_revenue",
-    "api_share",
-    "inference_cost",
-    "inference_cost_planned",
-    "gross_margin",
-    "training_cost",
-    "other_cost",
-    "ebitda",
-    "cash",
-    "funding",
-    "funding_rounds",
-    "price",
-    "api_price_usd_per_acc",
-    "service_level",
-    "subscribers",
-    "capability",
-    "demand",
-    "served",
-    "agent_work_share",
-    "clients_over_100m",
-    "exited",
-)
-CLOUD_METRICS = ("compute_price", "contract_price_per_hour", "utilization", "capacity", "served", "revenue", "capex")
-LAYER_METRICS = ("capacity", "demand", "utilization", "binding", "price")
-MARKET_METRICS = (
-    "adoption_share",
-    "agent_work_share",
-    "adopters",
-    "subscription_price",
-    "compute_price",
-    "h100_rental_price",
-    "memory_price",
-    "developer_payments",
-    "compute_served",
-    "compute_requested",
-    "max_flow",
-    "cloud_binding",
-    "adopter_wage_p25",
-    "adopter_wage_p50",
-    "adopter_wage_p75",
-    "memory_top2_share",
-)
+LAB_METRICS = names_for("lab")
+CLOUD_METRICS = names_for("cloud")
+LAYER_METRICS = names_for("layer")
+MARKET_METRICS = names_for("market")
 
 
 def layer_metric(model: MarketModel, layer: str, metric: str) -> float:
@@ -477,8 +437,9 @@ class MarketModel(mesa.Model):
 
     # ----- data collection ----------------------------------------------------------------
     def _make_datacollector(self) -> mesa.DataCollector:
+        """Reporters for every metric of the registry (:mod:`agentmarket.metrics`), and the binding layer's name."""
         model_reporters = {name: name for name in MARKET_METRICS}
-        model_reporters["binding_layer"] = "binding_layer"
+        model_reporters["binding_layer"] = "binding_layer"  # a label, kept beside the numeric table
         for layer in Layer:
             for metric in LAYER_METRICS:
                 model_reporters[f"{layer.value}.{metric}"] = partial(layer_metric, layer=layer.value, metric=metric)

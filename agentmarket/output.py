@@ -2,7 +2,8 @@
 
 Every run's results are one long table with columns ``date`` (first day of the month),
 ``entity`` (``market``, a lab, a cloud, or a supply layer), ``metric`` and ``value``.
-Units are listed in :data:`UNITS` and in docs/model.md.
+Each metric's unit is in the metric registry (:mod:`agentmarket.metrics`, :func:`with_units`)
+and in docs/model.md.
 """
 
 from __future__ import annotations
@@ -17,62 +18,27 @@ from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
 from agentmarket.errors import InputError
 from agentmarket.files import write_atomic
+from agentmarket.metrics import unit_of
 from agentmarket.model import CLOUD_METRICS, LAB_METRICS, MARKET_METRICS, MarketModel
-from agentmarket.params import Layer, month_label
+from agentmarket.params import Layer, Params, month_label
 
-UNITS: dict[str, str] = {
-    "market.adoption_share": "fraction of developers who have adopted",
-    "market.agent_work_share": "fraction of all developers' work done by agents",
-    "market.adopters": "developers",
-    "market.subscription_price": "USD/month, average price of the subscription plans held",
-    "market.compute_price": "USD/accelerator-hour (capacity-weighted spot price)",
-    "market.h100_rental_price": "USD per H100-hour: open clouds' compute payments over compute served",
-    "market.memory_price": "USD per accelerator's HBM",
-    "market.developer_payments": "USD/month",
-    "market.compute_served": "accelerators (accelerator-months per month)",
-    "market.compute_requested": "accelerators",
-    "market.max_flow": "accelerators",
-    "market.cloud_binding": "1 when a cloud's places are on the minimum cut",
-    "market.adopter_wage_p25": "USD/day, 25th percentile of adopting developers' daily wage",
-    "market.adopter_wage_p50": "USD/day, median",
-    "market.adopter_wage_p75": "USD/day, 75th percentile",
-    "market.memory_top2_share": "fraction of memory output held by the two largest makers",
-    "lab.revenue": "USD/month",
-    "lab.subscription_revenue": "USD/month",
-    "lab.api_revenue": "USD/month (coding-agent API)",
-    "lab.api_share": "fraction of revenue through the API",
-    "lab.inference_cost": "USD/month",
-    "lab.inference_cost_planned": "USD/month",
-    "lab.gross_margin": "fraction",
-    "lab.training_cost": "USD/month",
-    "lab.other_cost": "USD/month",
-    "lab.ebitda": "USD/month",
-    "lab.cash": "USD",
-    "lab.funding": "USD raised this month",
-    "lab.funding_rounds": "count to date",
-    "lab.price": "USD/month (reference plan)",
-    "lab.api_price_usd_per_acc": "USD/accelerator-month of agent work",
-    "lab.service_level": "fraction of demanded compute served",
-    "lab.subscribers": "developers",
-    "lab.capability": "fraction of work an agent can do for an average developer",
-    "lab.demand": "accelerators",
-    "lab.served": "accelerators",
-    "lab.agent_work_share": "fraction of all developers' work done by this lab's agents",
-    "lab.clients_over_100m": "count of API clients spending over 100 M USD/year",
-    "lab.exited": "1 once the lab has left the market",
-    "cloud.compute_price": "USD/accelerator-hour (spot)",
-    "cloud.contract_price_per_hour": "USD/accelerator-hour (new contracts)",
-    "cloud.utilization": "fraction",
-    "cloud.capacity": "accelerators",
-    "cloud.served": "accelerators",
-    "cloud.revenue": "USD/month",
-    "cloud.capex": "USD/month",
-    "layer.capacity": "accelerators/month (memory, packaging); MW (power, grid)",
-    "layer.demand": "same unit as capacity",
-    "layer.utilization": "fraction",
-    "layer.binding": "1 in a month the layer is on the minimum cut",
-    "layer.price": "USD/accelerator (memory, packaging); USD/MWh (power); USD/kW-month (grid)",
-}
+
+def entity_kinds(params: Params) -> dict[str, str]:
+    """Each entity of a scenario's table and its kind in the metric registry (market, lab, cloud, layer)."""
+    kinds = {"market": "market"}
+    kinds.update(dict.fromkeys(params.labs, "lab"))
+    kinds.update(dict.fromkeys(params.clouds, "cloud"))
+    kinds.update({layer.value: "layer" for layer in Layer})
+    return kinds
+
+
+def with_units(table: pd.DataFrame, params: Params) -> pd.DataFrame:
+    """``table`` with a ``unit`` column, read from the metric registry."""
+    kinds = entity_kinds(params)
+    units = {
+        (e, m): unit_of(kinds[e], m) for e, m in table[["entity", "metric"]].drop_duplicates().itertuples(index=False)
+    }
+    return table.assign(unit=[units[(e, m)] for e, m in zip(table["entity"], table["metric"], strict=True)])
 
 
 def tidy(model: MarketModel) -> pd.DataFrame:

@@ -40,7 +40,7 @@ from typing import Any, Literal, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentmarket.errors import InputError
-from agentmarket.model import CLOUD_METRICS, LAB_METRICS, LAYER_METRICS, MARKET_METRICS
+from agentmarket.metrics import names_for
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import apply_overrides, load_raw, read_toml, scenario_hash, validate
 
@@ -268,11 +268,11 @@ def check_spec(spec: SweepSpec, origin: str = "sweep spec") -> None:
 
 
 def entity_metrics(params: Params) -> dict[str, tuple[str, ...]]:
-    """Every entity of a scenario and the metrics the model reports for it."""
-    out: dict[str, tuple[str, ...]] = {"market": MARKET_METRICS}
-    out.update(dict.fromkeys(params.labs, LAB_METRICS))
-    out.update(dict.fromkeys(params.clouds, CLOUD_METRICS))
-    out.update({layer.value: LAYER_METRICS for layer in Layer})
+    """Every entity of a scenario and the metrics the model reports for it (from the metric registry)."""
+    out: dict[str, tuple[str, ...]] = {"market": names_for("market")}
+    out.update(dict.fromkeys(params.labs, names_for("lab")))
+    out.update(dict.fromkeys(params.clouds, names_for("cloud")))
+    out.update({layer.value: names_for("layer") for layer in Layer})
     return out
 
 

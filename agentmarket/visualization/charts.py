@@ -399,7 +399,7 @@ def _node_utilisation(model: Any, node: str, kind: str) -> float:
     if kind in ("supplier", "cloud") and agent is not None:
         return float(agent.utilization)
     if kind == "lab" and agent is not None:
-        return float(getattr(agent, "service_level", 1.0))
+        return float(agent.service_level)
     return 0.0
 
 
@@ -409,10 +409,10 @@ def _agents_by_name(model: Any) -> dict[str, Any]:
 
 def _is_binding(model: Any, node: str, kind: str, utilisation: float) -> bool:
     agent = _agents_by_name(model).get(node)
-    if kind == "supplier":
-        return bool(getattr(agent, "binding", 0))
+    if kind == "supplier" and agent is not None:
+        return bool(agent.binding)
     if kind == "cloud":
-        return bool(getattr(model, "cloud_binding", 0)) and utilisation >= 0.999
+        return bool(model.cloud_binding) and utilisation >= 0.999
     return False
 
 

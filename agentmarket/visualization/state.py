@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from agentmarket.errors import InputError
+from agentmarket.metrics import unit_of
 from agentmarket.model import MarketModel
 from agentmarket.params import Params
 from agentmarket.scenarios import list_scenarios, load_scenario
@@ -223,12 +224,25 @@ def build_model(scenario: str, values: dict[str, Any], seed: int) -> MarketModel
         raise ControlError("", f"the model cannot start with these values: {exc}") from None
 
 
-def _number(obj: Any, name: str) -> float:
-    value = getattr(obj, name, 0.0)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+SNAPSHOT_MARKET_METRICS = ("adoption_share", "agent_work_share", "subscription_price", "compute_price", "memory_price")
+"""Market metrics the dashboard shows each month (names from :mod:`agentmarket.metrics`)."""
+SNAPSHOT_LAB_METRICS = ("revenue", "gross_margin", "cash", "funding")
+"""Lab metrics the dashboard shows each month, as numbers."""
+SNAPSHOT_LAB_COUNTS = ("funding_rounds", "exited")
+"""Lab metrics the dashboard shows each month as whole numbers (a count, and 1 once a lab has left)."""
+
+
+def _number(obj: Any, entity: str, name: str) -> float:
+    """Metric ``name`` of an ``entity`` kind read from ``obj``; a metric missing from the registry
+    or from the object raises (a renamed metric must not show as 0)."""
+    unit_of(entity, name)
+    return float(getattr(obj, name))
+
+
+def _layer_number(stats: dict[str, float], name: str) -> float:
+    """Layer metric ``name`` from a layer's month statistics; a metric missing from either raises."""
+    unit_of("layer", name)
+    return float(stats[name])
 
 
 def simulated_month(model: MarketModel) -> str:
@@ -251,29 +265,18 @@ def snapshot(model: MarketModel) -> dict[str, Any]:
     """
     row: dict[str, Any] = {
         "date": simulated_month(model),
-        "adoption_share": _number(model, "adoption_share"),
-        "agent_work_share": _number(model, "agent_work_share"),
-        "subscription_price": _number(model, "subscription_price"),
-        "compute_price": _number(model, "compute_price"),
-        "memory_price": _number(model, "memory_price"),
-        "binding_layer": str(getattr(model, "binding_layer", "none")),
+        **{name: _number(model, "market", name) for name in SNAPSHOT_MARKET_METRICS},
+        "binding_layer": str(model.binding_layer),
         "labs": {
             lab.name: {
-                "revenue": _number(lab, "revenue"),
-                "gross_margin": _number(lab, "gross_margin"),
-                "cash": _number(lab, "cash"),
-                "funding": _number(lab, "funding"),
-                "funding_rounds": int(_number(lab, "funding_rounds")),
-                "exited": int(not lab.active),
+                **{name: _number(lab, "lab", name) for name in SNAPSHOT_LAB_METRICS},
+                **{name: int(_number(lab, "lab", name)) for name in SNAPSHOT_LAB_COUNTS},
             }
             for lab in model.labs
         },
         "layers": {
-            layer: {
-                "utilization": float(stats.get("utilization", 0.0)),
-                "binding": int(stats.get("binding", 0)),
-            }
-            for layer, stats in getattr(model, "layer_stats", {}).items()
+            layer: {"utilization": _layer_number(stats, "utilization"), "binding": int(_layer_number(stats, "binding"))}
+            for layer, stats in model.layer_stats.items()
         },
     }
     return row
