@@ -27,7 +27,7 @@ from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import MarketConditions, base_price, contract_price, decaying_growth, month_index, month_label
 from agentmarket.metrics import names_for
 from agentmarket.params import Layer, Params
-from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
+from agentmarket.supply_graph import OTHER_AI, Clearing, ClearingResult, build_supply_graph
 
 LAB_METRICS = names_for("lab")
 CLOUD_METRICS = names_for("cloud")
@@ -47,7 +47,7 @@ class MarketModel(mesa.Model):
         super().__init__(rng=rng)
         self.params = params if params is not None else Params()
         p = self.params
-        self.month = p.start_index
+        self._stepping = False
         self.step_index = month_index(p.capability.step_month)
         self.end_month = p.start_index + p.simulation.months
         self.booking_lead = max((lab.booking_lead_months for lab in p.labs.values()), default=0)
@@ -104,12 +104,22 @@ class MarketModel(mesa.Model):
 
     # ----- derived quantities -------------------------------------------------------------
     @property
+    def month(self) -> int:
+        """Month index (see :func:`~agentmarket.market.month_index`) from Mesa's ``steps``.
+
+        While ``step`` runs it is the month being simulated (Mesa counts a step from its
+        start); before the first step and between steps it is the next month to simulate.
+        """
+        return self.params.start_index + self.steps - (1 if self._stepping else 0)
+
+    @property
     def date(self) -> str:
         """The month being simulated, or just simulated once ``step`` returned (YYYY-MM)."""
         return month_label(self.month)
 
     @property
     def years_elapsed(self) -> float:
+        """Years since the first month (fractional)."""
         return (self.month - self.params.start_index) / 12.0
 
     @property
@@ -178,6 +188,7 @@ class MarketModel(mesa.Model):
 
     @property
     def memory_price(self) -> float:
+        """Capacity-weighted price of one accelerator's HBM this month, USD."""
         return self.layer_stats[Layer.MEMORY.value]["price"]
 
     @property
@@ -198,14 +209,17 @@ class MarketModel(mesa.Model):
 
     @property
     def adopter_wage_p25(self) -> float:
+        """25th percentile of adopting developers' daily wage, USD/day."""
         return float(self._adopter_wage_quantiles()[0])
 
     @property
     def adopter_wage_p50(self) -> float:
+        """Median daily wage of adopting developers, USD/day."""
         return float(self._adopter_wage_quantiles()[1])
 
     @property
     def adopter_wage_p75(self) -> float:
+        """75th percentile of adopting developers' daily wage, USD/day."""
         return float(self._adopter_wage_quantiles()[2])
 
     @property
@@ -229,16 +243,24 @@ class MarketModel(mesa.Model):
 
     # ----- the month ----------------------------------------------------------------------
     def step(self) -> None:
-        self.supply_phase()
-        self.cloud_phase()
-        self.lab_phase()
-        self.developer_phase()
-        result = self.clear_market()
-        self.settle_books(result)
-        if self.datacollector is not None:
-            self.datacollector.collect(self)
-        self.month += 1
-        if self.month >= self.end_month:
+        """One month: the phases in order (see the module docstring), then data collection.
+
+        Each agent type is activated explicitly in its phase. The run stops (``running`` is
+        false) after ``simulation.months`` steps.
+        """
+        self._stepping = True
+        try:
+            self.supply_phase()
+            self.cloud_phase()
+            self.lab_phase()
+            self.developer_phase()
+            result = self.clear_market()
+            self.settle_books(result)
+            if self.datacollector is not None:
+                self.datacollector.collect(self)
+        finally:
+            self._stepping = False
+        if self.steps >= self.params.simulation.months:
             self.running = False
 
     def run(self, months: int | None = None) -> MarketModel:
@@ -261,6 +283,10 @@ class MarketModel(mesa.Model):
         self.observe_cloud_prices()
 
     def lab_phase(self) -> None:
+        """Labs reset the month's flows, drop expired contracts, update capability, price, plan training.
+
+        Each lab sets its price seeing its active rivals.
+        """
         for lab in self.labs:
             lab.reset_month()
             lab.drop_expired_contracts()
@@ -271,6 +297,7 @@ class MarketModel(mesa.Model):
             lab.plan_training()
 
     def make_offer(self) -> Offer:
+        """What the labs offer developers this month: capability, service level, plan and API prices."""
         labs = self.labs
         price = np.full((len(labs), len(self.plan_names)), np.nan)
         cap = np.ones((len(labs), len(self.plan_names)))
@@ -291,6 +318,7 @@ class MarketModel(mesa.Model):
         )
 
     def developer_phase(self) -> None:
+        """Developers decide against the labs' offer; each lab sets its demand, forecasts and books capacity."""
         self.offer = self.make_offer()
         coding = self.developers.step(self.offer)
         for lab, acc in zip(self.labs, coding, strict=True):
@@ -298,7 +326,7 @@ class MarketModel(mesa.Model):
             lab.update_forecast()
             lab.book_capacity()
 
-    def clear_market(self):
+    def clear_market(self) -> ClearingResult:
         """Requests to each cloud (contracts, then spot), the allocation, and the binding layers."""
         n_c, n_b = len(self.clouds), len(self.labs) + 1
         contract_req = np.zeros((n_c, n_b))
@@ -377,7 +405,7 @@ class MarketModel(mesa.Model):
         take = np.array([spot_demand_share(self.clouds[i].spot_price, reference, limit) for i in sellers])
         spot_req[sellers, buyer] += amount * take * spare / spare.sum()
 
-    def settle_books(self, result) -> None:
+    def settle_books(self, result: ClearingResult) -> None:
         """Money changes hands: developers to labs, labs and other AI buyers to clouds.
 
         Contracts are take-or-pay: a lab pays for all it booked, scaled down only when the
