@@ -14,7 +14,6 @@ from typing import Annotated
 import click
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from agentmarket.errors import InputError
 
@@ -90,6 +89,7 @@ def run(
     overwrite: Annotated[bool, typer.Option(help="replace --out if it exists")] = False,
 ) -> None:
     """Run one scenario: print a summary table and write the monthly results."""
+    from agentmarket.display import print_table, run_summary_table
     from agentmarket.output import check_output_path, run_scenario, summary_rows, write_table
 
     params = _params(scenario, set_, months, developers)
@@ -100,26 +100,17 @@ def run(
     ):
         _model, table = run_scenario(params, seed)
     write_table(table, path)
-    summary = Table(title=f"{params.name} (seed {seed})")
-    for col in ("year", "adoption", "agent work", "lab_a revenue", "lab_a gross margin", "compute USD/h", "binding"):
-        summary.add_column(col, justify="right")
-    for row in summary_rows(table):
-        summary.add_row(*row)
-    Console(width=max(console.width, 110)).print(summary)
+    print_table(run_summary_table(params.name, seed, summary_rows(table)), console)
     console.print(f"wrote {len(table):,} rows to {path}")
 
 
 @app.command()
 def params(scenario: ScenarioOpt = "baseline", set_: SetOpt = None) -> None:
     """List every parameter with its value, unit, allowed range and description."""
+    from agentmarket.display import params_table, print_table
     from agentmarket.scenarios import describe_params
 
-    table = Table(title=f"parameters of {scenario}")
-    for col in ("key", "value", "unit", "allowed", "description"):
-        table.add_column(col, overflow="fold")
-    for row in describe_params(_params(scenario, set_)):
-        table.add_row(row.key, str(row.value), row.unit, row.allowed, row.description)
-    Console(width=max(console.width, 200)).print(table)
+    print_table(params_table(scenario, describe_params(_params(scenario, set_))), console)
 
 
 @app.command()
@@ -150,9 +141,8 @@ def compare(
     With --posterior, seed s of every scenario draws the same free parameters from the
     posterior; draws.csv in --out records them.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from agentmarket.experiments.compare import check_counts, compare_scenarios, load_all, prepare_out_dir
+    from agentmarket.display import run_progress
+    from agentmarket.experiments.compare import check_counts, check_out_dir, compare_scenarios, load_all
 
     scenario_names = scenario_names or []
     check_counts(seeds, workers, scheduler)
@@ -162,9 +152,8 @@ def compare(
         from agentmarket.calibration.posterior import load_posterior
 
         post = load_posterior(posterior)
-    prepare_out_dir(out)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    check_out_dir(out)
+    with run_progress(console) as bar:
         task = bar.add_task("running", total=len(scenario_names) * seeds)
         result = compare_scenarios(
             scenario_names,
@@ -304,18 +293,13 @@ def discover(
     mass_min: Annotated[float, typer.Option("--mass-min", help="smallest share of the runs a box may hold")] = 0.05,
 ) -> None:
     """Scenario discovery: which parameter ranges make the outcome happen (PRIM boxes, a CART tree, feature scores)."""
+    from agentmarket.display import box_lines
     from agentmarket.experiments.discover import discover as find
 
     result = find(folder, outcome, boxes=boxes, threshold=threshold, peel_alpha=peel_alpha, mass_min=mass_min)
     print(f"{result.hits} of {result.runs} runs show {outcome!r}")
-    for row in result.boxes.itertuples():
-        where = f"{row.parameter} in [{row.low:.4g}, {row.high:.4g}]" if row.parameter and row.low == row.low else ""
-        if row.parameter and row.low != row.low:
-            where = f"{row.parameter} in {{{row.values}}}"
-        print(
-            f"box {row.box}: coverage {row.coverage:.2f}, density {row.density:.2f}, "
-            f"{row.runs} runs  {where or '(no restriction)'}"
-        )
+    for line in box_lines(result.boxes):
+        print(line)
     print(
         f"wrote {len(result.figures)} figures and {len(result.tables)} tables to {result.folder}; open {result.report}"
     )
@@ -332,19 +316,14 @@ def bench(
     Prints a table, the performance targets, and last one JSON line with every figure.
     """
     from agentmarket import bench as b
+    from agentmarket.display import bench_table, print_table, target_lines
 
     counts = b.parse_sizes(sizes)
     with console.status("benchmarking") as status:
         results = b.run_bench(counts, months, seed, progress=lambda msg: status.update(f"benchmarking: {msg}"))
-    table = Table(title=f"agentmarket bench: baseline, {months} months, seed {seed} (CPU time)")
-    for title, _key, _fmt in b.TABLE_COLUMNS:
-        table.add_column(title, justify="right")
-    for row in b.table_rows(results):
-        table.add_row(*row)
-    Console(width=max(console.width, 170)).print(table)
-    for target, met, figures in b.check_targets(results):
-        verdict = "not measured" if met is None else ("met" if met else "NOT met")
-        console.print(f"{verdict:>12}  {target}  {figures}")
+    print_table(bench_table(results, months, seed), console)
+    for line in target_lines(b.check_targets(results)):
+        console.print(line)
     print(b.json_line(results, months, seed), flush=True)
 
 
@@ -363,6 +342,7 @@ def validate(
     share of facts inside their 90% predictive interval (the runs' 5-95% range) is reported.
     """
     from agentmarket.calibration.validate import run_jobs, run_seeds, validation_table
+    from agentmarket.display import coverage_line, print_table, validation_table_view, validation_verdict
 
     params = _params(scenario, None, None, developers)
     jobs = None
@@ -377,37 +357,16 @@ def validate(
         else:
             tables = run_seeds(params, range(seeds), workers=workers, scheduler=scheduler)
         table = validation_table(tables)
-    how = f", parameters drawn from {posterior}" if jobs is not None else ""
-    out = Table(title=f"{params.name} against public figures ({seeds} seeds{how})")
-    for col in ("id", "kind", "target", "unit", "model mean", "5-95%", "tolerance", "status"):
-        out.add_column(col, overflow="fold")
-    for r in table.to_dict("records"):
-        band = f"{_fmt(r['p05'])} .. {_fmt(r['p95'])}" if r["p05"] == r["p05"] else (r.get("detail") or "-")
-        tol = r["tolerance"]
-        tol = f"{tol:.0%}" if tol is not None and tol == tol else "-"
-        out.add_row(r["id"], r["kind"], r["target"], r["unit"], _fmt(r["model mean"]), band, tol, r["status"])
-    Console(width=max(console.width, 140)).print(out)
-    missed = table.loc[table["status"] == "miss", "id"].tolist()
-    known = table.loc[table["status"] == "known miss", "id"].tolist()
-    passed = int((table["status"] == "pass").sum())
-    print(
-        f"{passed} passed, {len(missed)} missed"
-        + (f": {', '.join(missed)}" if missed else "")
-        + (f"; {len(known)} known misses (explained in tolerances.toml): {', '.join(known)}" if known else "")
-    )
+    drawn_from = posterior if jobs is not None else None
+    print_table(validation_table_view(table, params.name, seeds, drawn_from), console)
+    line, held = validation_verdict(table)
+    print(line)
     if jobs is not None:
         from agentmarket.calibration.posterior import coverage
 
-        inside, total = coverage(table)
-        print(f"{inside} of {total} facts inside their 90% predictive interval ({inside / max(total, 1):.0%})")
-    if missed:
+        print(coverage_line(*coverage(table)))
+    if not held:
         raise typer.Exit(1)
-
-
-def _fmt(v: float) -> str:
-    if v != v:
-        return "-"
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:.3e}"
 
 
 class CalibrationMethod(StrEnum):
@@ -483,19 +442,16 @@ def calibrate(
 
 
 def _abc_progress(t: int, accepted: int, evaluations: int) -> None:
-    stage = "prior sample" if t < 0 else f"generation {t}"
-    print(f"{stage}: {accepted} accepted of {evaluations} evaluated", file=sys.stderr, flush=True)
+    from agentmarket.display import abc_progress_line
+
+    print(abc_progress_line(t, accepted, evaluations), file=sys.stderr, flush=True)
 
 
 def _print_posterior(result) -> None:
     from agentmarket.calibration.abc import credible_intervals
+    from agentmarket.display import posterior_table, print_table
 
-    table = Table(title=f"posterior ({len(result.posterior)} particles): median and 90% interval")
-    for col in ("parameter", "median", "5%", "95%"):
-        table.add_column(col, justify="right" if col != "parameter" else "left")
-    for r in credible_intervals(result.posterior).to_dict("records"):
-        table.add_row(r["parameter"], f"{r['median']:.4g}", f"{r['low']:.4g}", f"{r['high']:.4g}")
-    Console(width=max(console.width, 100)).print(table)
+    print_table(posterior_table(result.posterior, credible_intervals(result.posterior)), console)
     resumed = f", resumed after generation {result.resumed_from - 1}" if result.resumed_from else ""
     print(
         f"{result.generations} generations, {result.evaluations} evaluations, final epsilon {result.epsilon:.3g}"
@@ -525,6 +481,7 @@ def hindcast(
     interval score, the same for a naive benchmark, and last one JSON line.
     """
     from agentmarket.calibration.hindcast import json_line, parse_cutoff, run_hindcast, split_facts
+    from agentmarket.display import hindcast_table, print_table
 
     cutoff = parse_cutoff(cutoff)
     split_facts(cutoff)
@@ -544,23 +501,7 @@ def hindcast(
         progress=_abc_progress,
     )
     print(f"calibrated on {len(h.calibrated_on)} facts dated up to {cutoff}: {', '.join(h.calibrated_on)}")
-    table = Table(title=f"hindcast from {cutoff}: 90% predictive intervals and interval scores (relative)")
-    for col in ("id", "date", "unit", "fact", "90% interval", "inside", "score", "benchmark", "bench score"):
-        table.add_column(col, justify="left" if col in ("id", "unit") else "right")
-    for r in h.scoreboard.to_dict("records"):
-        bench = "-" if r["benchmark"] != r["benchmark"] else _fmt(r["benchmark"])
-        table.add_row(
-            r["id"],
-            r["date"],
-            r["unit"],
-            _fmt(r["fact"]),
-            f"{_fmt(r['low'])} .. {_fmt(r['high'])}",
-            "yes" if r["inside"] else "no",
-            _fmt(r["score"]),
-            bench,
-            _fmt(r["benchmark_score"]),
-        )
-    Console(width=max(console.width, 150)).print(table)
+    print_table(hindcast_table(h.scoreboard, cutoff), console)
     print(f"wrote {out / 'scoreboard.csv'} and {out / 'forecasts.parquet'}")
     print(json_line(h), flush=True)
 
@@ -577,6 +518,7 @@ def convergence(
 ) -> None:
     """Market outputs at several agent counts: do they agree within their seed-to-seed spread?"""
     from agentmarket.calibration.convergence import agreement, convergence_table, plot_convergence
+    from agentmarket.display import agreement_text
 
     try:
         counts = tuple(int(x) for x in sizes.split(","))
@@ -587,29 +529,22 @@ def convergence(
     _params(scenario, None)
     table = convergence_table(counts, seeds, scenario, months, workers=workers, scheduler=scheduler)
     plot_convergence(table, out)
-    print(agreement(table).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(agreement_text(agreement(table)))
     print(f"wrote {out}")
 
 
-def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
-    """Click's exception ``name``, and the same class of the copy of click that typer vendors, if any."""
-    classes = [getattr(click.exceptions, name)]
-    try:
-        from typer._click import exceptions as vendored
-    except ImportError:
-        vendored = None
-    if vendored is not None and hasattr(vendored, name):
-        classes.append(getattr(vendored, name))
-    return tuple(classes)
-
-
-NO_ARGS_IS_HELP, USAGE_ERROR, ABORT, EXIT = map(_click_exceptions, ("NoArgsIsHelpError", "UsageError", "Abort", "Exit"))
+USAGE_ERRORS = tuple({getattr(typer, "TyperException", click.ClickException), click.ClickException})
+"""Usage errors: typer's own copy of click raises ``typer.TyperException``s; older typer, click's."""
+EXITS = tuple({typer.Exit, click.exceptions.Exit})
+ABORTS = tuple({typer.Abort, click.exceptions.Abort})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and turn every error into one line and an exit status."""
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if all(arg == "--debug" for arg in args):
+        args.append("--help")
     try:
         rc = app(args=args, prog_name="agentmarket", standalone_mode=False)
     except InputError as exc:
@@ -617,18 +552,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"agentmarket: error: {exc}", file=sys.stderr)
         return 2
-    except NO_ARGS_IS_HELP:
-        return 0
-    except USAGE_ERROR as exc:
+    except EXITS as exc:
+        return exc.exit_code
+    except ABORTS:
+        print("agentmarket: aborted", file=sys.stderr)
+        return 130
+    except USAGE_ERRORS as exc:
         if debug:
             raise
         print(f"agentmarket: error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         return 2
-    except ABORT:
-        print("agentmarket: aborted", file=sys.stderr)
-        return 130
-    except EXIT as exc:
-        return exc.exit_code
     except KeyboardInterrupt:
         print("agentmarket: interrupted", file=sys.stderr)
         return 130

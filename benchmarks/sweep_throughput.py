@@ -1,9 +1,10 @@
-"""Throughput of a sweep on one and two local Dask workers, against Mesa's ``batch_run``.
+"""Throughput of a sweep on each backend of the executor, against Mesa's ``batch_run``.
 
 The same runs every way: a grid of ``--points`` imitation values times ``--replicates`` seeds
 of the baseline scenario (common random numbers, so replicate r has one seed at every point,
-as ``batch_run``'s ``rng`` list gives). Our sweep writes every run to disk as it finishes;
-``batch_run`` runs in this process and keeps every result in memory.
+as ``batch_run``'s ``rng`` list gives). Our sweep runs on one worker (in this process), on a
+local Dask cluster of two workers, and on a pool of two local processes, and writes every run
+to disk as it finishes; ``batch_run`` runs in this process and keeps every result in memory.
 
 Prints runs per second (wall clock, cluster start included), the ratios, and the memory the
 driving process gained. Not a test: the figures depend on the machine and its load.
@@ -98,13 +99,13 @@ class RssSampler:
         return next((mb for done, mb in self.samples if done >= fraction * runs), self.samples[-1][1])
 
 
-def time_sweep(spec_path: Path, workers: int, runs: int) -> dict:
+def time_sweep(spec_path: Path, workers: int, runs: int, backend: str | None = None) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"sweep-bench-{workers}w-"))
     shutil.rmtree(out)
     try:
         with RssSampler(out / "manifest.jsonl") as mem:
             start = time.perf_counter()
-            outcome = run_sweep(load_spec(spec_path), out, workers=workers, progress=False)
+            outcome = run_sweep(load_spec(spec_path), out, workers=workers, backend=backend, progress=False)
             seconds = time.perf_counter() - start
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -165,19 +166,23 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f}"
     )
     one = time_sweep(spec_path, 1, runs)
-    print(f"sweep, 1 worker : {one['runs_per_s']:6.2f} runs/s ({one['seconds']:.1f} s)")
+    print(f"sweep, 1 worker (this process)  : {one['runs_per_s']:6.2f} runs/s ({one['seconds']:.1f} s)")
     two = time_sweep(spec_path, 2, runs)
-    print(f"sweep, 2 workers: {two['runs_per_s']:6.2f} runs/s ({two['seconds']:.1f} s)")
+    print(f"sweep, 2 workers (local Dask)   : {two['runs_per_s']:6.2f} runs/s ({two['seconds']:.1f} s)")
+    pool = time_sweep(spec_path, 2, runs, backend="processes")
+    print(f"sweep, 2 workers (process pool) : {pool['runs_per_s']:6.2f} runs/s ({pool['seconds']:.1f} s)")
     base = time_batch_run(values, seeds, args.months)
-    print(f"mesa.batch_run  : {base['runs_per_s']:6.2f} runs/s ({base['seconds']:.1f} s), in this process")
+    print(f"mesa.batch_run, in this process : {base['runs_per_s']:6.2f} runs/s ({base['seconds']:.1f} s)")
     ratios = {
         "two_over_one_worker": two["runs_per_s"] / one["runs_per_s"],
         "two_workers_over_batch_run": two["runs_per_s"] / base["runs_per_s"],
         "one_worker_over_batch_run": one["runs_per_s"] / base["runs_per_s"],
+        "process_pool_over_dask": pool["runs_per_s"] / two["runs_per_s"],
     }
     print(f"ratio 2 workers / 1 worker  : {ratios['two_over_one_worker']:.2f} (aim >= 1.7)")
     print(f"ratio 2 workers / batch_run : {ratios['two_workers_over_batch_run']:.2f} (aim >= 1)")
     print(f"ratio 1 worker  / batch_run : {ratios['one_worker_over_batch_run']:.2f}")
+    print(f"ratio process pool / Dask   : {ratios['process_pool_over_dask']:.2f}")
     print(
         f"driver memory, sweep on 2 workers: {two['rss_start_mb']:.0f} MB at start, {two['rss_half_mb']:.0f} MB "
         f"at half the runs, {two['rss_end_mb']:.0f} MB at the end"
@@ -186,7 +191,18 @@ def main() -> None:
         f"driver memory, batch_run: {base['rss_start_mb']:.0f} MB at start, {base['rss_end_mb']:.0f} MB at the end, "
         f"{base['rows_in_memory']:,} result rows held"
     )
-    print(json.dumps({"runs": runs, "sweep_1": one, "sweep_2": two, "batch_run": base, "ratios": ratios}))
+    print(
+        json.dumps(
+            {
+                "runs": runs,
+                "sweep_1": one,
+                "sweep_2": two,
+                "sweep_2_processes": pool,
+                "batch_run": base,
+                "ratios": ratios,
+            }
+        )
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 

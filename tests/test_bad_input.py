@@ -463,3 +463,59 @@ def test_a_posterior_file_without_weights(capsys, cwd):
     code, err = cli(capsys, "batch", "--out", "b", "--posterior", "p.parquet", "--seeds", "2")
     assert code == 2 and "'weight'" in one_line(err)
     assert files_in(cwd) == ["p.parquet"]
+
+
+# ----- where many runs execute: --workers and --scheduler on every many-run command ---------------
+MANY_RUN_COMMANDS = {
+    "batch": ["batch", "--seeds", "1", "--months", "1", "--out", "out"],
+    "sweep": ["sweep", "spec.toml", "--out", "out"],
+    "compare": ["compare", "baseline", "--seeds", "1", "--months", "1", "--developers", "20", "--out", "out"],
+    "validate": ["validate", "--seeds", "1", "--developers", "20"],
+    "calibrate": ["calibrate", "--trials", "1", "--seeds", "1", "--developers", "20", "--out", "out.toml"],
+    "convergence": ["convergence", "--sizes", "20,40", "--seeds", "2", "--months", "1", "--out", "out.png"],
+}
+SPEC_BODY = SWEEP_HEAD + '[parameters."adoption.imitation"]\nvalues = [0.1, 0.2]\n'
+
+
+def many_run(cwd: Path, command: str, *extra: str) -> list[str]:
+    """The arguments of a tiny run of ``command`` (with its spec file for a sweep)."""
+    if command == "sweep":
+        write(cwd / "spec.toml", SPEC_BODY)
+    return [*MANY_RUN_COMMANDS[command], *extra]
+
+
+def untouched(cwd: Path) -> bool:
+    return files_in(cwd) in ([], ["spec.toml"]) and not (cwd / "out").exists()
+
+
+@pytest.mark.parametrize("command", MANY_RUN_COMMANDS)
+def test_every_many_run_command_takes_workers_and_scheduler(command, capsys):
+    assert main([command, "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--workers" in shown and "--scheduler" in shown
+
+
+@pytest.mark.parametrize("command", MANY_RUN_COMMANDS)
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--workers", "0"), "--workers must be a whole number of at least 1 (got 0)"),
+        (("--workers", "-2"), "--workers must be a whole number of at least 1 (got -2)"),
+        (("--scheduler", "127.0.0.1:8786"), "expected an address like tcp://HOST:PORT"),
+        (("--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"), "not both"),
+    ],
+)
+def test_bad_workers_or_scheduler_on_every_many_run_command(command, extra, message, capsys, cwd):
+    code, err = cli(capsys, *many_run(cwd, command, *extra))
+    line = one_line(err)
+    assert code == 2 and message in line
+    assert untouched(cwd)
+
+
+@pytest.mark.parametrize("command", MANY_RUN_COMMANDS)
+def test_a_scheduler_that_does_not_answer_on_every_many_run_command(command, capsys, cwd):
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    code, err = cli(capsys, *many_run(cwd, command, "--scheduler", address))
+    line = one_line(err)
+    assert code == 2 and address in line and "did not answer within 5 s" in line
+    assert untouched(cwd)

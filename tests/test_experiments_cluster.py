@@ -241,3 +241,17 @@ keep = "summary"
     assert imitation["ST"] > 0.5
     assert report.page.is_file() and any(p.name.startswith("sensitivity-") for p in report.figures)
     assert len(read_manifest(out)) == 32
+
+
+def test_seeds_run_on_an_existing_cluster_give_the_tables_of_this_process(dask_cluster) -> None:
+    from agentmarket.calibration.validate import run_seeds
+    from agentmarket.scenarios import load_scenario
+
+    address, _workers = dask_cluster
+    params = load_scenario("baseline", {"simulation.months": 12, "simulation.developer_agents": 300})
+    here = run_seeds(params, range(3), workers=1)
+    there = run_seeds(params, range(3), scheduler=address)
+    assert len(there) == 3
+    for local, remote in zip(here, there, strict=True):
+        pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert here[0]["value"].sum() != here[1]["value"].sum(), "the seeds matter: runs differ"

@@ -119,17 +119,31 @@ def check_counts(seeds: int, workers: int | None = None, scheduler: str | None =
     check_workers(workers, scheduler)
 
 
-def prepare_out_dir(out: str | os.PathLike) -> Path:
-    """Create the output folder (and its parents), or :class:`InputError` if it cannot be."""
+def check_out_dir(out: str | os.PathLike) -> Path:
+    """The output folder, or :class:`InputError` if it could not be created and written.
+
+    Nothing is created here: the folder is made when the figure and table are written, so
+    that a comparison refused or failed before then leaves no trace.
+    """
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise InputError(f"--out {str(path)!r} is a file; give a folder for the figure and table")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"--out {str(path)!r} cannot be created: {str(probe)!r} is a file")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out {str(path)!r} cannot be written")
+    return path
+
+
+def make_out_dir(path: Path) -> Path:
+    """Create the checked output folder and its parents, or :class:`InputError` if that fails."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--out {str(path)!r} cannot be created: {exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise InputError(f"--out {str(path)!r} cannot be written")
     return path
 
 
@@ -293,7 +307,7 @@ def compare_scenarios(
     check_counts(seeds, workers, scheduler)
     scenarios = load_all(names, months, developers, sets)
     per_run = posterior_runs(names, seeds, months, developers, sets, posterior) if posterior is not None else None
-    folder = prepare_out_dir(out)
+    folder = check_out_dir(out)
     tables = []
     for label, seed, table in iter_runs(scenarios, seeds, workers, scheduler, per_run):
         tables.append(table)
@@ -314,6 +328,7 @@ def compare_scenarios(
 
         draws = draws_table(posterior, list(range(seeds)))
         writers[folder / DRAWS_NAME] = lambda tmp: draws.to_csv(tmp, index=False)
+    make_out_dir(folder)
     write_all_atomic(writers)
     return Comparison(figure, table, summary)
 

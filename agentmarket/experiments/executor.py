@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import operator
 import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -252,8 +253,13 @@ class DaskExecutor(Executor):
 
 def check_workers(workers: int | None, scheduler: str | None) -> None:
     """Refuse a worker count below 1, a malformed address, or both options at once."""
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise InputError(f"--workers must be a whole number of at least 1 (got {workers!r})")
+    if workers is not None:
+        try:
+            whole = operator.index(workers)
+        except TypeError:
+            whole = None
+        if whole is None or isinstance(workers, bool) or whole < 1:
+            raise InputError(f"--workers must be a whole number of at least 1 (got {workers!r})")
     if scheduler is not None:
         if workers is not None:
             raise InputError("give --workers (local processes) or --scheduler (an existing cluster), not both")
