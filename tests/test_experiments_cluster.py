@@ -250,7 +250,7 @@ def test_seeds_run_on_an_existing_cluster_give_the_tables_of_this_process(dask_c
     address, _workers = dask_cluster
     params = load_scenario("baseline", {"simulation.months": 12, "simulation.developer_agents": 300})
     here = run_seeds(params, range(3), workers=1)
-    there = run_seeds(params, range(3), scheduler=address)
+    there = run_seeds(params, range(3), workers=None, scheduler=address)
     assert len(there) == 3
     for local, remote in zip(here, there, strict=True):
         pd.testing.assert_frame_equal(remote, local, check_exact=True)
