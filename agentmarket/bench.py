@@ -134,8 +134,11 @@ def measure_model(n: int, months: int, seed: int, timed_phases: bool = False) ->
 
 
 def measure_boltzmann(n: int, steps: int, seed: int) -> float:
-    """Agent-steps per second of Mesa's bundled Boltzmann wealth model: ``n`` agents on a square
-    grid with one cell per agent, ``steps`` steps, data collection as bundled (construction not timed)."""
+    """Agent-steps per second of Mesa's bundled Boltzmann wealth model.
+
+    ``n`` agents on a square grid with one cell per agent, ``steps`` steps, data collection
+    as bundled (construction not timed).
+    """
     from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
 
     side = math.ceil(math.sqrt(n))

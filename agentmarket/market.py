@@ -69,8 +69,10 @@ def efficiency_trend(gain_per_year: float, years: float) -> float:
 
 
 def compute_efficiency(trend: float, step_compute_factor: float, stepped: bool) -> float:
-    """Compute per unit of agent work relative to the first month: the trend, times
-    ``step_compute_factor`` from the capability step on."""
+    """Compute per unit of agent work relative to the first month.
+
+    The trend, times ``step_compute_factor`` from the capability step on.
+    """
     return trend * step_compute_factor if stepped else trend
 
 
@@ -127,8 +129,10 @@ def accelerator_cost_usd_per_month(
 
 # ----- compute prices -----------------------------------------------------------------------
 def list_base_price(start_base_price: float, deflator: float) -> float:
-    """The first month's cloud cost-plus price deflated by hardware price-performance (USD/acc-month):
-    the basis of API list prices that do not float with upstream scarcity."""
+    """The first month's cloud cost-plus price deflated by hardware price-performance (USD/acc-month).
+
+    The basis of API list prices that do not float with upstream scarcity.
+    """
     return start_base_price * deflator
 
 

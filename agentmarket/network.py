@@ -56,6 +56,7 @@ class PeerNetwork:
 
     @property
     def edge_count(self) -> int:
+        """Links in the developers' social network."""
         if self.adjacency is None:
             return self.n * (self.n - 1) // 2
         return int(self.adjacency.nnz // 2)

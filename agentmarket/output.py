@@ -123,8 +123,11 @@ def pivot(table: pd.DataFrame, entity: str) -> pd.DataFrame:
 
 
 def summary_rows(table: pd.DataFrame) -> list[tuple[str, ...]]:
-    """A line per year: adoption and agent work at year end, lab_a's revenue and gross margin
-    over the year, the year-end compute price, and the layers that bound, with their months."""
+    """A line per year of the table's headline figures.
+
+    Adoption and agent work at year end, lab_a's revenue and gross margin over the year, the
+    year-end compute price, and the layers that bound, with their months.
+    """
     market = pivot(table, "market")
     labs = table.loc[table["metric"] == "revenue", "entity"].unique()
     lab = pivot(table, "lab_a" if "lab_a" in labs else labs[0])

@@ -65,6 +65,8 @@ class Layer(StrEnum):
 
 
 class Simulation(Schema):
+    """Length, start and size of a run."""
+
     start: str = P("2023-01", "YYYY-MM", "first simulated month", pattern=MONTH_PATTERN)
     months: int = P(96, "months", "number of monthly steps", ge=1, le=1200)
     developer_agents: int = P(
@@ -74,6 +76,8 @@ class Simulation(Schema):
 
 
 class Market(Schema):
+    """The market around the simulated agents: real developers, work days, other AI demand."""
+
     developer_population: float = P(
         30e6, "developers", "real professional developers in the world (Evans Data, SlashData: 27-47 M)", ge=1, le=1e9
     )
@@ -102,6 +106,8 @@ class Market(Schema):
 
 
 class Developers(Schema):
+    """Developers' wages, suitability for agents, channels, clients and choice noise."""
+
     wage_median_usd_per_day: float = P(
         300.0,
         "USD/day",
@@ -169,6 +175,8 @@ class Developers(Schema):
 
 
 class Adoption(Schema):
+    """Bass adoption with a return-on-investment gate."""
+
     innovation: float = P(0.004, "1/month", "Bass innovation coefficient p (calibrated)", ge=0, le=1)
     imitation: float = P(
         0.35, "1/month", "Bass imitation coefficient q on the adopting share of peers (calibrated)", ge=0, le=5
@@ -185,6 +193,8 @@ class Adoption(Schema):
 
 
 class Churn(Schema):
+    """When adopters give up their coding agent."""
+
     enabled: bool = P(True, "flag", "adopters may churn")
     base_rate_per_month: float = P(0.01, "1/month", "churn that happens whatever the return", ge=0, le=1)
     roi_threshold: float = P(1.5, "ratio", "return below which an adopter may leave", ge=0, le=1e4)
@@ -192,12 +202,16 @@ class Churn(Schema):
 
 
 class Network(Schema):
+    """The developers' social network."""
+
     kind: NetworkKind = P(NetworkKind.SMALL_WORLD, "choice", "social network of developers: small_world or complete")
     mean_degree: int = P(10, "peers", "peers per developer in the small-world network", ge=2, le=200)
     rewire_prob: float = P(0.1, "fraction", "share of lattice links rewired to random developers", ge=0, le=1)
 
 
 class Capability(Schema):
+    """How the labs' agents improve with training compute, and the capability step."""
+
     max_share: float = P(0.9, "fraction", "share of work a perfect agent could take over", gt=0, le=1)
     half_compute_acc_months: float = P(
         3.0e6,
@@ -236,6 +250,8 @@ class Capability(Schema):
 
 
 class Plan(Schema):
+    """One subscription plan: its list price and usage limit."""
+
     price_usd_per_month: float = P(100.0, "USD/month", "list price of the plan", ge=0, le=1e5)
     work_share_cap: float = P(0.1, "fraction", "most of a developer's work the plan's usage limit allows", gt=0, le=1)
 
@@ -248,6 +264,8 @@ def _default_plans() -> dict[str, Plan]:
 
 
 class Lab(Schema):
+    """One lab: money, training, prices, capacity booking, funding and standing."""
+
     initial_cash_usd: float = P(5e9, "USD", "cash in the first month", ge=0, le=1e13)
     initial_training_acc_months: float = P(
         5e5, "accelerator-months", "effective training compute behind the first month's model", ge=0, le=1e15
@@ -366,6 +384,8 @@ class Lab(Schema):
 
 
 class Cloud(Schema):
+    """One cloud (or a lab's own fleet): places, capital budget, prices and building."""
+
     initial_capacity_acc: float = P(
         1e6, "accelerators", "data-centre places fitted with accelerators in the first month", ge=0, le=1e10
     )
@@ -449,6 +469,8 @@ class Cloud(Schema):
 
 
 class Supplier(Schema):
+    """One upstream supplier: its layer, capacity, expansion, prices and shocks."""
+
     layer: Layer = P(Layer.MEMORY, "choice", "memory, packaging, power or grid")
     capacity: float = P(
         1e5,
@@ -527,6 +549,8 @@ class Supplier(Schema):
 
 
 class Hardware(Schema):
+    """The H100-class accelerator: power, cost, life and yearly price-performance gain."""
+
     kw_per_acc: float = P(
         1.5, "kW", "all-in power of one accelerator in service (SemiAnalysis: 150 MW per 100k)", ge=0.001, le=100
     )
@@ -607,6 +631,7 @@ class Params(Schema):
 
     @property
     def start_index(self) -> int:
+        """Month index of the first simulated month."""
         return month_index(self.simulation.start)
 
     @property
@@ -647,6 +672,7 @@ def _upstream_cycle(suppliers: dict[str, Supplier]) -> list[str]:
 
 
 def default_suppliers() -> dict[str, Supplier]:
+    """The small default supply chain: two memory makers, one packaging line, power and grid."""
     return {
         "memory_a": Supplier(layer=Layer.MEMORY, capacity=1e5, initial_in_service_acc=5e5, market_power=0.3),
         "memory_b": Supplier(layer=Layer.MEMORY, capacity=1e5, initial_in_service_acc=5e5, market_power=0.3),

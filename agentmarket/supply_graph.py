@@ -1,10 +1,10 @@
-"""The supply graph: who supplies whom, and how much compute can reach developers.
+r"""The supply graph: who supplies whom, and how much compute can reach developers.
 
 One networkx ``DiGraph`` built from the scenario's data is the single source of truth for
 the supply relations::
 
     source -> memory makers -> packaging lines -> power -> grid -> clouds -> labs -> developers -> sink
-                                                                        \\-> other_ai ---------> sink
+                                                                        \-> other_ai ---------> sink
 
 Each supplier's ``upstream`` list (empty: the whole previous layer) and each lab's ``clouds``
 list (empty: every cloud without an owner) give the edges; a cloud with an ``owner`` sells
@@ -138,9 +138,12 @@ class Clearing:
     def clear(
         self, capacity: dict[str, float], contract_req: np.ndarray, spot_req: np.ndarray, ration_cloud
     ) -> ClearingResult:
-        """Allocate compute. ``capacity`` in accelerators per supplier and cloud node;
-        ``contract_req`` and ``spot_req`` (clouds x buyers) what buyers ask of each cloud;
-        ``ration_cloud(i, available, contract, spot)`` splits a cloud's compute among buyers."""
+        """Allocate the month's compute over the graph and find the binding nodes.
+
+        ``capacity`` is in accelerators per supplier and cloud node; ``contract_req`` and
+        ``spot_req`` (clouds x buyers) are what buyers ask of each cloud;
+        ``ration_cloud(i, available, contract, spot)`` splits a cloud's compute among buyers.
+        """
         asked: dict[str, float] = {}
         take: dict[str, float] = {}
         split: dict[tuple[str, str], float] = {}

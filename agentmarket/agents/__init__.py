@@ -1,0 +1,1 @@
+"""The agents of the market: developers, labs, clouds and upstream suppliers."""

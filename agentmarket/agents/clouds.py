@@ -185,8 +185,11 @@ class CloudAgent(mesa.Agent):
         )
 
     def order_capacity(self) -> None:
-        """Spend the capital budget while utilisation is above the knee; below it, build only
-        towards the larger of bookings and forecast demand at the lead time."""
+        """Order places for ``build_lead_months`` ahead from the capital budget.
+
+        While utilisation is at or above the knee the cloud spends its whole budget; below it,
+        it builds only towards the larger of bookings and forecast demand at the lead time.
+        """
         arrive = self.conditions.month + self.spec.build_lead_months
         self.update_forecast()
         forecast = max(0.0, self.forecast_level + self.spec.build_lead_months * self.forecast_trend)
@@ -202,6 +205,7 @@ class CloudAgent(mesa.Agent):
             self.pipeline.append((arrive, build))
 
     def step(self) -> None:
+        """The cloud's month: new places arrive, prices are set, places are ordered."""
         self.receive_builds()
         self.set_prices()
         self.order_capacity()

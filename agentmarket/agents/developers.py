@@ -183,6 +183,7 @@ class DeveloperPopulation:
 
     @property
     def adopted(self) -> np.ndarray:
+        """Which developers hold a coding agent now (bool per row)."""
         return self.state == DeveloperState.ADOPTER
 
     def adopter_count(self) -> int:
@@ -463,6 +464,7 @@ class Developer:
 
     @property
     def wage_usd_per_day(self) -> float:
+        """This developer's daily wage, USD/day."""
         return float(self._pop.wage_usd_per_day[self.index])
 
     @property
@@ -472,19 +474,23 @@ class Developer:
 
     @property
     def channel(self) -> Channel:
+        """How this developer pays: a subscription plan or the API."""
         return Channel(int(self._pop.channel[self.index]))
 
     @property
     def state(self) -> DeveloperState:
+        """Where this developer stands with coding agents."""
         return DeveloperState(int(self._pop.state[self.index]))
 
     @property
     def lab(self) -> str | None:
+        """Name of the lab whose agent this developer uses, or None."""
         lab = int(self._pop.lab[self.index])
         return self._pop.lab_names[lab] if lab >= 0 else None
 
     @property
     def plan(self) -> str | None:
+        """Name of the subscription plan held, or None (API users and non-adopters)."""
         plan = int(self._pop.plan[self.index])
         return self._pop.plan_names[plan] if plan >= 0 else None
 
@@ -500,6 +506,7 @@ class Developer:
 
     @property
     def paid_usd(self) -> float:
+        """What this developer paid this month, USD/month (per real developer)."""
         return float(self._pop.paid_usd[self.index])
 
     @property

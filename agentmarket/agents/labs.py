@@ -1,5 +1,4 @@
-"""Labs: a model whose capability grows with training compute, a price list, forecasts,
-capacity contracts with clouds, and books.
+"""Labs: capability from training compute, a price list, forecasts, capacity contracts and books.
 
 Money is in USD per month, compute in accelerator-months per month. A lab books capacity
 ``booking_lead_months`` ahead from a smoothed demand forecast, buys the rest at spot (up to
@@ -144,10 +143,12 @@ class LabAgent(mesa.Agent):
     # ----- prices -----------------------------------------------------------------------
     @property
     def active(self) -> bool:
+        """Whether the lab is still in the market (active or distressed)."""
         return self.state is not LabState.EXITED
 
     @property
     def policy(self) -> PricingPolicy:
+        """The pricing policy in force: cost-plus while distressed, else the lab's own."""
         return PricingPolicy.COST_PLUS if self.state is LabState.DISTRESSED else self.spec.pricing_policy
 
     @property
@@ -156,6 +157,7 @@ class LabAgent(mesa.Agent):
         return self.spec.plans[self.spec.reference_plan].price_usd_per_month * self.price_index
 
     def plan_price(self, plan: str) -> float:
+        """Price of ``plan`` this month (USD/month): its list price times the price index."""
         return self.spec.plans[plan].price_usd_per_month * self.price_index
 
     @property
@@ -234,8 +236,10 @@ class LabAgent(mesa.Agent):
 
     @property
     def operating_result_usd(self) -> float:
-        """Mean monthly revenue less inference and other cost over the last months (USD/month):
-        what the lab earns, or burns, without training."""
+        """Mean monthly revenue less inference and other cost over the last months (USD/month).
+
+        What the lab earns, or burns, without training.
+        """
         return float(np.mean(self.operating_history)) if self.operating_history else 0.0
 
     def affordable_training_usd(self) -> float:
@@ -255,8 +259,10 @@ class LabAgent(mesa.Agent):
             return max(0.0, float(self.operating_result_usd + np.float64(self.cash) / months))
 
     def expected_growth(self, history: list[float]) -> float:
-        """Revenue growth factor over the lookahead, at the pace of the last ``revenue_growth_window_months``,
-        in [1, ``training_max_growth_factor``]."""
+        """Revenue growth factor expected over the lookahead.
+
+        At the pace of the last ``revenue_growth_window_months``, within [1, ``training_max_growth_factor``].
+        """
         s = self.spec
         months, window = s.training_lookahead_months, s.revenue_growth_window_months
         if months == 0 or len(history) < window + 1 or history[-window - 1] <= 0 or history[-1] <= 0:
@@ -343,9 +349,11 @@ class LabAgent(mesa.Agent):
         )
 
     def forecast(self, months_ahead: int) -> float:
+        """Users' compute expected ``months_ahead`` from now (acc), on Holt's level and trend."""
         return max(0.0, self.forecast_level + months_ahead * self.forecast_trend)
 
     def contracted(self, month: int, cloud: int | None = None) -> float:
+        """Accelerators under contract in ``month`` (acc), at one cloud or at all."""
         return sum(c.acc for c in self.contracts if c.start <= month < c.end and (cloud is None or c.cloud == cloud))
 
     def book_capacity(self) -> None:
@@ -426,6 +434,7 @@ class LabAgent(mesa.Agent):
             self.contracts.append(Contract(index, start, start + months, acc, cloud.contract_price))
 
     def drop_expired_contracts(self) -> None:
+        """Forget contracts that have ended and plans for months gone by."""
         month = self.conditions.month
         self.contracts = [c for c in self.contracts if c.end > month]
         self.planned_inference = {t: v for t, v in self.planned_inference.items() if t >= month}
@@ -500,8 +509,11 @@ class LabAgent(mesa.Agent):
         self.funding_rounds += 1
 
     def update_standing(self) -> None:
-        """Distressed while cash is negative; exits after ``distress_months_to_exit`` such months in a
-        row only if it cannot pay its way even without training (a negative operating result)."""
+        """Distressed while cash is negative; exits only when it cannot pay its way without training.
+
+        The exit comes after ``distress_months_to_exit`` such months in a row with a negative
+        operating result.
+        """
         if self.state is LabState.EXITED:
             return
         if self.cash < 0:
@@ -519,8 +531,10 @@ class LabAgent(mesa.Agent):
 
     @property
     def api_revenue_total(self) -> float:
+        """API revenue this month (USD/month): coding agents' and the API share of other products'."""
         return self.api_revenue + self.other_revenue * self.spec.other_api_share
 
     @property
     def exited(self) -> int:
+        """1 once the lab has left the market, else 0 (a metric)."""
         return int(self.state is LabState.EXITED)

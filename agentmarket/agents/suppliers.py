@@ -61,12 +61,16 @@ class SupplierAgent(mesa.Agent):
 
     @property
     def is_flow(self) -> bool:
+        """True for flow layers (memory, packaging), False for stock layers (power, grid)."""
         return self.layer in FLOW_LAYERS
 
     @property
     def capacity(self) -> float:
-        """Usable capacity this month, less any shock: H100-class units per month (memory,
-        packaging; each installed unit of output makes more of them as hardware improves) or MW."""
+        """Usable capacity this month, less any shock.
+
+        H100-class units per month for memory and packaging (each installed unit of output
+        makes more of them as hardware improves), MW for power and grid.
+        """
         cap = self.installed_capacity
         if self._shock and self._shock[0] <= self.conditions.month < self._shock[1]:
             cap *= 1.0 - self.spec.shock_capacity_loss

@@ -1,0 +1,1 @@
+"""Calibration against public figures: targets, validation, optuna fits and convergence in the agent count."""

@@ -102,7 +102,7 @@ class PriorSpace:
         return pyabc.Distribution(**rvs)
 
     def to_values(self, theta: dict[str, float]) -> dict[str, float | int]:
-        """pyabc coordinates to scenario values, keyed by dotted key."""
+        """Map pyabc coordinates to scenario values, keyed by dotted key."""
         out: dict[str, float | int] = {}
         for p in self.parameters:
             x = float(theta[self.name(p)])

@@ -50,6 +50,7 @@ class FreeParameter:
     reason: str = ""
 
     def suggest(self, trial: optuna.Trial) -> float | int:
+        """The value the optimiser's ``trial`` proposes for this parameter, on its range and scale."""
         if self.integer:
             return trial.suggest_int(self.key, int(self.low), int(self.high), log=self.log)
         return trial.suggest_float(self.key, self.low, self.high, log=self.log)

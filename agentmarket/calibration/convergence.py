@@ -26,6 +26,7 @@ OUTPUTS: dict[str, tuple[str, str, str]] = {
 
 
 def outputs_of(table: pd.DataFrame) -> dict[str, float]:
+    """The convergence outputs of one run's tidy table, by name."""
     out = {}
     for name, (entity, metric, month) in OUTPUTS.items():
         out[name] = float(pivot(table, entity).loc[pd.Timestamp(month + "-01"), metric])
@@ -59,8 +60,11 @@ def convergence_table(
 
 
 def agreement(table: pd.DataFrame) -> pd.DataFrame:
-    """Per output and agent count: mean, seed-to-seed standard deviation, and the gap to the
-    largest count's mean in units of the pooled spread (|gap| <= 3 counts as agreeing)."""
+    """Per output and agent count: mean, seed-to-seed spread and the gap to the largest count.
+
+    The gap to the largest count's mean is in units of the pooled spread (|gap| <= 3 counts
+    as agreeing).
+    """
     largest = table["agents"].max()
     rows = []
     for name in OUTPUTS:

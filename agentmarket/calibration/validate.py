@@ -168,6 +168,8 @@ MODEL_VALUES: dict[str, tuple[str, Callable[[pd.DataFrame], float]]] = {
 
 @dataclass(frozen=True)
 class Target:
+    """One public figure the model is checked against: what is measured, when, its value and source."""
+
     id: str
     metric: str
     entity: str
@@ -188,6 +190,7 @@ def parse_value(text: str) -> float | None:
 
 
 def load_targets(path: Path = TARGETS_CSV) -> list[Target]:
+    """The validation targets listed in ``path`` (CSV)."""
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     return [
         Target(r.id, r.metric, r.entity, r.period, parse_value(r.value), r.value, r.unit, r.kind, r.note)
@@ -206,8 +209,10 @@ def load_tolerances(path: Path = TOLERANCES_TOML) -> dict[str, dict]:
 
 
 def limit_for(target: Target) -> float:
-    """The widest tolerance allowed: 35% for rental prices (a secondary index), 25% for other
-    money, 50% for shares, ratios and counts."""
+    """The widest tolerance allowed for ``target``'s kind of figure.
+
+    35% for rental prices (a secondary index), 25% for other money, 50% for shares, ratios and counts.
+    """
     if target.metric == "compute_rental_price":
         return RENTAL_LIMIT
     return MONEY_LIMIT if target.unit.startswith("USD") else SHARE_LIMIT
@@ -343,8 +348,10 @@ def validation_table(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def calibration_loss(tables: list[pd.DataFrame]) -> float:
-    """Sum over held targets of the squared error in units of each target's tolerance, plus
-    ``EDGE_PENALTY`` times the square of how far it lies beyond ``SAFE_FRACTION`` of its band.
+    """Squared errors over the held targets, in tolerances, plus a steep charge for leaving a band.
+
+    The sum is over held targets of the squared error in units of each target's tolerance,
+    plus ``EDGE_PENALTY`` times the square of how far it lies beyond ``SAFE_FRACTION`` of its band.
 
     A plain sum of squares lets one target sit outside its band while the others sit near
     their centres; validation counts a target as passed or missed, so leaving the band costs

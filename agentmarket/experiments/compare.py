@@ -248,8 +248,11 @@ def plot_comparison(summary: pd.DataFrame, path: str | os.PathLike, title: str =
 
 
 def scenario_styles(labels: list[str]) -> dict[str, dict]:
-    """Line styles by scenario: the first (the reference, usually the baseline) thin, black and on
-    top, so that it stays visible where another scenario follows it exactly; the others in colour."""
+    """Line styles by scenario: the first thin, black and on top; the others in colour.
+
+    The first is the reference (usually the baseline); on top, it stays visible where another
+    scenario follows it exactly.
+    """
     import matplotlib.pyplot as plt
 
     cmap = plt.get_cmap("tab10" if len(labels) <= 10 else "tab20")

@@ -49,6 +49,7 @@ def load_sweep_spec(out: Path) -> tuple[SweepSpec, dict[str, Any]]:
 
 
 def output_name(entity: str, metric: str) -> str:
+    """The column name of one entity's metric in run summaries: ``entity.metric``."""
     return f"{entity}.{metric}"
 
 

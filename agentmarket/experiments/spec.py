@@ -66,6 +66,8 @@ class Keep(StrEnum):
 
 
 class Strict(BaseModel):
+    """Base of the sweep spec's tables: unknown keys are errors."""
+
     model_config = ConfigDict(extra="forbid")
 
 

@@ -108,6 +108,7 @@ def init_dir(out: Path, spec: SweepSpec, digest: str, design: pd.DataFrame, n_ru
 
 
 def run_path(out: Path, run_id: str) -> Path:
+    """Where one run's table is stored under a sweep's output folder."""
     return Path(out) / RUNS_DIR / f"{run_id}.parquet"
 
 
@@ -135,11 +136,13 @@ class Manifest:
                     fh.write(b"\n")
 
     def append(self, record: dict[str, Any]) -> None:
+        """Append one record to the manifest and force it to disk."""
         self._fh.write(json.dumps(record, sort_keys=True) + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
     def close(self) -> None:
+        """Close the manifest file."""
         self._fh.close()
 
     def __enter__(self) -> Manifest:
@@ -209,4 +212,5 @@ def read_results(out: Path) -> pd.DataFrame:
 
 
 def read_design(out: Path) -> pd.DataFrame:
+    """The design (one row per run) of the sweep stored in ``out``."""
     return pd.read_parquet(Path(out) / DESIGN_FILE)

@@ -239,6 +239,8 @@ def scenario_hash(params: Params) -> str:
 
 @dataclass(frozen=True)
 class ParamRow:
+    """One parameter as listed by ``agentmarket params``: key, value, unit, allowed values, meaning."""
+
     key: str
     value: Any
     unit: str

@@ -69,6 +69,7 @@ class Server:
 
     @property
     def url(self) -> str:
+        """The dashboard's address on this machine."""
         return f"http://127.0.0.1:{self.port}/"
 
 

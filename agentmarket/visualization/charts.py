@@ -302,6 +302,7 @@ def prices_chart(
 
 
 def utilisation_rows(history: Rows, pinned: PinnedRun | None) -> list[dict[str, Any]]:
+    """Rows for the layer utilisation chart: each month's utilisation and binding flag per layer."""
     return [
         {
             "date": _month(row["date"]),
@@ -431,8 +432,10 @@ def edge_flow_acc(model: Any, u: str, v: str) -> float:
 
 
 def supply_graph_data(model: Any, pos: dict[str, tuple[float, float]]) -> tuple[list[dict], list[dict]]:
-    """Nodes and edges to draw: the clearing's flow on each edge in accelerators, utilisation
-    as a fraction, binding flags."""
+    """Nodes and edges to draw.
+
+    The clearing's flow on each edge in accelerators, utilisation as a fraction, binding flags.
+    """
     graph = model.graph
     kinds = {n: graph.nodes[n].get("kind", "") for n in pos}
     util = {n: _node_utilisation(model, n, kinds[n]) for n in pos}

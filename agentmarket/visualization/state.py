@@ -79,14 +79,17 @@ def read_key(params: Params, dotted: str) -> Any:
 
 
 def developer_keys(params: Params) -> list[str]:
+    """Parameter keys the developer-agent control sets."""
     return ["simulation.developer_agents"]
 
 
 def pricing_policy_keys(params: Params) -> list[str]:
+    """Parameter keys the pricing-policy control sets (one per lab)."""
     return [f"labs.{lab}.pricing_policy" for lab in params.labs]
 
 
 def capability_step_keys(params: Params) -> list[str]:
+    """Parameter keys the capability-step control sets."""
     return ["capability.step_size"]
 
 
@@ -233,8 +236,11 @@ SNAPSHOT_LAB_COUNTS = ("funding_rounds", "exited")
 
 
 def _number(obj: Any, entity: str, name: str) -> float:
-    """Metric ``name`` of an ``entity`` kind read from ``obj``; a metric missing from the registry
-    or from the object raises (a renamed metric must not show as 0)."""
+    """Metric ``name`` of an ``entity`` kind read from ``obj``.
+
+    A metric missing from the registry or from the object raises: a renamed metric must not
+    show as 0.
+    """
     unit_of(entity, name)
     return float(getattr(obj, name))
 
@@ -330,10 +336,12 @@ class Run:
 
     @property
     def label(self) -> str:
+        """The run's name on the page: scenario and seed."""
         return f"{self.scenario} seed {self.seed}"
 
     @property
     def finished(self) -> bool:
+        """True once the model has run its last month."""
         return not self.model.running
 
     def step(self) -> dict[str, Any]:
@@ -353,6 +361,7 @@ class PinnedRun:
 
 
 def pin(run: Run) -> PinnedRun:
+    """A frozen copy of a run's months, to draw other runs against."""
     return PinnedRun(run.label, tuple(run.history))
 
 
