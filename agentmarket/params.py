@@ -491,8 +491,8 @@ class Supplier(Schema):
     expansion_per_year: float = P(
         0.5,
         "1/year",
-        "largest yearly capacity growth that orders may add (calibrated; Epoch AI: AI-chip component spend grew "
-        "2.36-fold 2024->2025; LBNL: about 19% of queued grid requests reach operation)",
+        "largest yearly capacity growth that orders may add (baseline: 1.36 for every link, Epoch AI's 2.36-fold "
+        "growth of AI-chip component spend 2024->2025; the links differ by their lead times)",
         ge=0,
         le=100,
     )
@@ -512,7 +512,7 @@ class Supplier(Schema):
         18,
         "months",
         "from an expansion order to capacity in service (grid: LBNL Queued Up 2024, median 5 years from "
-        "interconnection request to operation; packaging, memory, power calibrated)",
+        "interconnection request to operation; packaging assumed one year; power calibrated, memory the same)",
         ge=0,
         le=240,
     )

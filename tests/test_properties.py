@@ -318,9 +318,11 @@ def check_month(model: MarketModel, spy: ClearingSpy, before: dict[str, dict[str
         if lab.cash < 0:
             assert lab.state is not LabState.ACTIVE, f"{lab.name} has negative cash but is still active"
         if prev["state"] is not LabState.ACTIVE:
-            assert lab.training_demand == 0.0 and lab.training_cost == 0.0, (
+            assert lab.training_demand == 0.0 and lab.training_served == 0.0, (
                 f"{lab.name} trains while {prev['state'].value}"
             )
+            # it may still pay for capacity it booked to train on (take-or-pay), but buys no spot for it
+            assert lab.training_cost <= (lab.compute_paid - lab.spot_paid) * (1 + REL) + 1e-6, lab.name
         if prev["state"] is LabState.EXITED:
             assert lab.demand == 0.0 and lab.subscribers == 0.0 and lab.funding == 0.0, lab.name
             assert lab.subscription_revenue == 0.0 and lab.api_revenue == 0.0, lab.name

@@ -79,6 +79,7 @@ class LabAgent(mesa.Agent):
         self.training_budget_usd = 0.0
         self.training_served = 0.0
         self.training_on_contract = 0.0
+        self.training_charged_acc = 0.0
         self.training_spot_share = 0.0
         self.reset_month()
         self.service_level = 1.0
@@ -314,6 +315,9 @@ class LabAgent(mesa.Agent):
         bought at spot. Each part then loses its share of what the clouds failed to deliver:
         ``contract_fill`` of contracts and the spot fill (``spot_served_acc`` over the spot
         asked for). Users' service level is the share of their compute served (a rate limit).
+        Booked capacity beyond what users use or had booked for them (their forecast with its
+        buffer) is training's cost whether a run uses it or not (``training_charged_acc``): a
+        lab that stops training keeps paying for what it booked to train on, as training.
         """
         month = self.conditions.month
         booked = self.contracted(month) + self.own_capacity(month)
@@ -326,6 +330,9 @@ class LabAgent(mesa.Agent):
         fill = min(max(contract_fill, 0.0), 1.0)
         self.served = served_acc
         self.training_on_contract = on_contract * fill
+        for_users = self.planned_inference.get(month, users) * (1.0 + self.spec.booking_buffer)
+        users_reserved = max(min(users, booked - on_contract), min(booked - on_contract, for_users))
+        self.training_charged_acc = (booked - users_reserved) * fill
         self.training_spot_share = training_spot / spot_need if spot_need > 0 else 0.0
         self.training_served = min(self.training_on_contract + training_spot * spot_fill, served_acc)
         self.service_level = min(1.0, (served_acc - self.training_served) / users) if users > 0 else 1.0
@@ -447,9 +454,10 @@ class LabAgent(mesa.Agent):
         """Close the month's books (USD/month) and raise funding if runway is short.
 
         Call after :meth:`receive_compute`. Training is charged for the booked capacity it ran
-        on, at the lab's average contract price, and for its share of spot purchases.
-        Inference, the cost of serving paying users, is the rest: contracted capacity not used
-        for training (contracts are take-or-pay, idle or not) and users' spot purchases.
+        on and for what was booked for this month's run and left idle, at the lab's average
+        contract price, and for its share of spot purchases. Inference, the cost of serving
+        paying users, is the rest: the capacity booked for users (contracts are take-or-pay,
+        idle or not) and users' spot purchases.
         """
         s = self.spec
         other = self.other_revenue_now() if self.active else 0.0
@@ -461,7 +469,7 @@ class LabAgent(mesa.Agent):
         self.spot_paid = spot_paid_usd
         contract_paid = max(0.0, compute_paid_usd - spot_paid_usd)
         self.training_cost = (
-            min(self.training_on_contract * self.contract_price_now, contract_paid)
+            min(self.training_charged_acc * self.contract_price_now, contract_paid)
             + spot_paid_usd * self.training_spot_share
         )
         self.inference_cost = compute_paid_usd - self.training_cost
