@@ -5,21 +5,26 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agentmarket.scenarios import load_scenario
 from agentmarket.visualization import charts
 from agentmarket.visualization.state import (
     MAX_ENSEMBLE_RUNS,
+    POSTERIOR_ENV,
     ControlError,
     Event,
     Run,
     build_ensemble,
     build_model,
     build_params,
+    drawn_controls,
     events,
     overrides_for,
     pin,
+    read_key,
+    read_posterior,
     scenario_defaults,
     scenario_names,
     validate,
@@ -277,3 +282,96 @@ def test_explore_refuses_a_folder_without_results_in_one_line(tmp_path, folder):
     with pytest.raises(InputError) as err:
         open_results(path)
     assert "\n" not in str(err.value) and ("sweep" in str(err.value))
+
+
+# ----- ensemble mode over posterior draws --------------------------------------------------------
+PARTICLES = 8
+
+
+def posterior_file(path, particles: int = PARTICLES):
+    """Particles at the baseline's values of every free parameter, each with its own imitation and step size."""
+    from agentmarket.calibration.calibrate import load_free_parameters
+
+    base = load_scenario("baseline")
+    rows = [
+        {
+            **{p.key: float(read_key(base, p.key)) for p in load_free_parameters()},
+            "adoption.imitation": 0.2 + 0.04 * i,
+            "capability.step_size": 0.05 + 0.01 * i,
+        }
+        for i in range(particles)
+    ]
+    pd.DataFrame(rows).assign(weight=1.0 / particles).to_parquet(path, index=False)
+    return path
+
+
+def test_runs_built_with_a_posterior_carry_the_draws_of_their_seeds(tmp_path):
+    from agentmarket.calibration.posterior import load_posterior
+
+    posterior = load_posterior(posterior_file(tmp_path / "posterior.parquet"))
+    ensemble = build_ensemble("baseline", SMALL, seed=3, size=8, posterior=posterior)
+    assert [run.seed for run in ensemble.runs] == list(range(3, 11))
+    for run in ensemble.runs:
+        assert run.drawn == posterior.draw(run.seed)
+        assert {key: read_key(run.model.params, key) for key in run.drawn} == run.drawn
+        assert run.model.params.simulation.developer_agents == SMALL["developers"], "the controls were dropped"
+    imitation = {run.drawn["adoption.imitation"] for run in ensemble.runs}
+    assert len(imitation) > 1, "every run drew the same particle"
+    assert all(any(abs(v - (0.2 + 0.04 * i)) < 1e-12 for i in range(PARTICLES)) for v in imitation)
+    assert "parameter and seed uncertainty" in ensemble.uncertainty
+    assert "posterior.parquet" in ensemble.uncertainty and f"{PARTICLES} particles" in ensemble.uncertainty
+    for _ in range(2):
+        ensemble.step()
+    assert [len(h) for h in ensemble.histories] == [2] * 8
+
+
+def test_dashboard_run_k_has_the_parameters_of_batchs_run_with_that_seed(tmp_path, capsys):
+    from agentmarket.calibration.posterior import load_posterior
+    from agentmarket.cli import main
+    from agentmarket.experiments import read_manifest
+
+    post = posterior_file(tmp_path / "posterior.parquet")
+    out = tmp_path / "batch"
+    args = ["batch", "--posterior", str(post), "--seeds", "3", "--months", "1", "--workers", "1", "--quiet"]
+    assert main([*args, "--set", "simulation.developer_agents=50", "--out", str(out)]) == 0, capsys.readouterr().err
+    posterior = load_posterior(post)
+    manifest = read_manifest(out)
+    assert len(manifest) == 3
+    for seed, batch_params in zip(manifest["seed"], manifest["params"], strict=True):
+        (run,) = build_ensemble("baseline", {"developers": 50}, seed=int(seed), size=1, posterior=posterior).runs
+        assert run.drawn and {key: batch_params[key] for key in run.drawn} == pytest.approx(run.drawn)
+
+
+def test_without_a_posterior_every_run_has_the_same_parameters_and_draws_nothing():
+    ensemble = build_ensemble("baseline", SMALL, seed=0, size=3)
+    assert ensemble.posterior is None and ensemble.uncertainty == "seed uncertainty"
+    assert all(run.drawn == {} for run in ensemble.runs)
+    assert all(run.model.params == build_params("baseline", SMALL) for run in ensemble.runs)
+    assert read_posterior("") is None and read_posterior(None) is None
+
+
+def test_a_control_the_posterior_draws_is_marked_as_drawn(tmp_path):
+    posterior = read_posterior(posterior_file(tmp_path / "posterior.parquet"))
+    params = load_scenario("baseline")
+    assert "step_size" in drawn_controls(params, posterior)
+    assert "developers" not in drawn_controls(params, posterior)
+    assert drawn_controls(params, None) == set()
+
+
+def test_the_page_started_with_a_posterior_says_what_the_band_carries_and_shows_the_draws(tmp_path, monkeypatch):
+    import ipyvuetify as v
+    import solara
+    from solara.widgets import HTML
+
+    from agentmarket.visualization.app import Page
+
+    post = posterior_file(tmp_path / "posterior.parquet")
+    monkeypatch.setenv(POSTERIOR_ENV, str(post))
+    _box, rc = solara.render(Page(), handle_error=False)
+    texts = [w.children for w in rc.find(v.Html).widgets if "am-posterior-caption" in (w.class_ or "")]
+    assert len(texts) == 1 and "parameter and seed uncertainty" in str(texts[0])
+    assert "posterior.parquet" in str(texts[0]) and f"{PARTICLES} particles" in str(texts[0])
+    tables = [w.unsafe_innerHTML for w in rc.find(HTML).widgets if "am-drawn" in w.attributes.get("class", "")]
+    drawn = read_posterior(post).draw(0)
+    assert len(tables) == 1 and all(key in tables[0] for key in drawn)
+    assert f"{drawn['adoption.imitation']:.4g}" in tables[0]

@@ -10,6 +10,7 @@ bands over runs carry both parameter and seed uncertainty.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,9 +125,12 @@ def coverage(table: pd.DataFrame) -> tuple[int, int]:
 
 
 def posterior_jobs(
-    scenario: str, overrides: list[str], posterior: Posterior, seeds: list[int]
+    scenario: str, overrides: Sequence[str] | Mapping[str, Any], posterior: Posterior, seeds: list[int]
 ) -> list[tuple[Any, int]]:
-    """(parameters, seed) of each run: the scenario with ``overrides``, then the run's draw."""
+    """(parameters, seed) of each run: the scenario with ``overrides``, then the run's draw.
+
+    ``overrides`` are ``dotted.key=value`` texts or a mapping of dotted keys to values.
+    """
     from agentmarket.scenarios import apply_overrides, load_raw, validate
 
     raw = apply_overrides(load_raw(scenario), overrides)

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+from agentmarket.calibration.posterior import Posterior, load_posterior, posterior_jobs
 from agentmarket.errors import InputError
 from agentmarket.metrics import unit_of
 from agentmarket.model import MarketModel
@@ -177,8 +179,8 @@ def _control_of(message: str, owner: dict[str, str]) -> str:
     return ""
 
 
-def build_params(scenario: str, values: dict[str, Any]) -> Params:
-    """Validated parameters for ``scenario`` with the controls' values; raises :class:`ControlError`."""
+def control_overrides(scenario: str, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The page's overrides of ``scenario`` and the control that set each key; :class:`ControlError` if bad."""
     try:
         base = load_scenario(scenario, [])
     except InputError as exc:
@@ -190,6 +192,12 @@ def build_params(scenario: str, values: dict[str, Any]) -> Params:
         )
     overrides, owner = overrides_for(base, values)
     overrides["simulation.collect_data"] = True  # the CSV download needs the collected table
+    return overrides, owner
+
+
+def build_params(scenario: str, values: dict[str, Any]) -> Params:
+    """Validated parameters for ``scenario`` with the controls' values; raises :class:`ControlError`."""
+    overrides, owner = control_overrides(scenario, values)
     try:
         return load_scenario(scenario, overrides)
     except (InputError, ValueError) as exc:
@@ -216,10 +224,15 @@ def validate(scenario: str, values: dict[str, Any]) -> dict[str, str]:
     return messages or {whole.control: whole.message}
 
 
-def build_model(scenario: str, values: dict[str, Any], seed: int) -> MarketModel:
-    """A new model for the page, or :class:`ControlError` with a message for the right place."""
+def check_seed(seed: Any) -> None:
+    """Refuse a seed that is not a whole number, 0 or more (a :class:`ControlError` of the seed control)."""
     if not isinstance(seed, int) or seed < 0:
         raise ControlError("seed", "the seed must be a whole number, 0 or more")
+
+
+def build_model(scenario: str, values: dict[str, Any], seed: int) -> MarketModel:
+    """A new model for the page, or :class:`ControlError` with a message for the right place."""
+    check_seed(seed)
     params = build_params(scenario, values)
     try:
         return MarketModel(params, rng=seed)
@@ -333,6 +346,8 @@ class Run:
     scenario: str
     seed: int
     history: list[dict[str, Any]] = field(default_factory=list)
+    drawn: dict[str, Any] = field(default_factory=dict)
+    """The free parameters this run drew from a posterior (dotted key: value); empty without one."""
 
     @property
     def label(self) -> str:
@@ -372,12 +387,15 @@ MAX_ENSEMBLE_RUNS = 20
 class Ensemble:
     """Runs of one scenario that step together, so that the charts show a band, not one path.
 
-    The runs differ only in their seed (``seed``, ``seed + 1``, ...). ``selected`` is the run
-    drawn on top of the band, whose figures and events the page shows; the first by default.
+    The runs differ in their seed (``seed``, ``seed + 1``, ...) and, with a ``posterior``, in
+    the free parameters each run drew from it by its seed (as ``batch --posterior`` draws them),
+    so the band carries parameter as well as seed uncertainty. ``selected`` is the run drawn on
+    top of the band, whose figures and events the page shows; the first by default.
     """
 
     runs: list[Run]
     selected: int = 0
+    posterior: Posterior | None = None
 
     @property
     def run(self) -> Run:
@@ -407,6 +425,17 @@ class Ensemble:
         first, last = self.runs[0].seed, self.runs[-1].seed
         return f"{self.run.label} (selected) of {self.size} runs, seeds {first}-{last}"
 
+    @property
+    def uncertainty(self) -> str:
+        """What the band spans: seeds alone, or posterior draws and seeds (naming the file and its particles)."""
+        if self.posterior is None:
+            return "seed uncertainty"
+        particles = len(self.posterior.table)
+        return (
+            "parameter and seed uncertainty: each run's free parameters drawn by its seed from "
+            f"{Path(self.posterior.path).name or 'the posterior'} ({particles:,} particle{'s' * (particles != 1)})"
+        )
+
     def step(self) -> dict[str, Any]:
         """Advance every run one month; returns the selected run's new snapshot."""
         for run in self.runs:
@@ -431,11 +460,68 @@ class Ensemble:
         self.selected = index
 
 
-def build_ensemble(scenario: str, values: dict[str, Any], seed: int, size: int = 1) -> Ensemble:
-    """``size`` runs of the same parameters with seeds ``seed .. seed + size - 1``, or :class:`ControlError`."""
+POSTERIOR_ENV = "AGENTMARKET_POSTERIOR"
+"""Environment variable with the posterior file the dashboard starts with (``agentmarket viz --posterior``)."""
+
+
+def read_posterior(path: str | Path | None, scenario: str = DEFAULT_SCENARIO) -> Posterior | None:
+    """The posterior at ``path`` (none for an empty path), checked against ``scenario``'s parameters.
+
+    A file that is missing, not parquet, without ``weight`` or a free parameter's column, or
+    with a particle the scenario rejects is a :class:`ControlError` of the "posterior" control.
+    """
+    if path is None or not str(path).strip():
+        return None
+    try:
+        posterior = load_posterior(str(path).strip())
+        posterior.check(load_raw_scenario(scenario))
+    except InputError as exc:
+        raise ControlError("posterior", str(exc).removeprefix("--posterior ")) from None
+    return posterior
+
+
+def load_raw_scenario(scenario: str) -> dict[str, Any]:
+    """A scenario's raw parameters; a bad scenario is a :class:`ControlError` of the scenario picker."""
+    from agentmarket.scenarios import load_raw
+
+    try:
+        return load_raw(scenario)
+    except InputError as exc:
+        raise ControlError("scenario", str(exc)) from None
+
+
+def drawn_controls(params: Params, posterior: Posterior | None) -> set[str]:
+    """Ids of the controls whose every key a posterior draws, so that the control has no effect."""
+    if posterior is None:
+        return set()
+    keys = set(posterior.keys)
+    return {c.id for c in controls_for(params) if set(c.keys(params)) <= keys}
+
+
+def build_ensemble(
+    scenario: str, values: dict[str, Any], seed: int, size: int = 1, posterior: Posterior | None = None
+) -> Ensemble:
+    """``size`` runs with seeds ``seed .. seed + size - 1``, or :class:`ControlError`.
+
+    Without a ``posterior`` every run has the same parameters. With one, the run with seed
+    ``s`` takes the controls' values and then the free parameters ``posterior.draw(s)`` gives,
+    the same draw as ``batch --posterior`` makes for seed ``s`` (a drawn value replaces a control's).
+    """
     if not isinstance(size, int) or not 1 <= size <= MAX_ENSEMBLE_RUNS:
         raise ControlError("runs", f"the number of runs must be a whole number from 1 to {MAX_ENSEMBLE_RUNS}")
-    first = build_model(scenario, values, seed)
-    runs = [Run(first, scenario, seed)]
-    runs += [Run(MarketModel(first.params, rng=seed + k), scenario, seed + k) for k in range(1, size)]
-    return Ensemble(runs)
+    if posterior is None:
+        first = build_model(scenario, values, seed)
+        runs = [Run(first, scenario, seed)]
+        runs += [Run(MarketModel(first.params, rng=seed + k), scenario, seed + k) for k in range(1, size)]
+        return Ensemble(runs)
+    check_seed(seed)
+    params = build_params(scenario, values)
+    overrides, _owner = control_overrides(scenario, values)
+    overrides.setdefault("name", params.name)
+    seeds = [seed + k for k in range(size)]
+    try:
+        jobs = posterior_jobs(scenario, overrides, posterior, seeds)
+        runs = [Run(MarketModel(params, rng=s), scenario, s, drawn=posterior.draw(s)) for params, s in jobs]
+    except (InputError, ValueError) as exc:
+        raise ControlError("posterior", f"the runs cannot start with the posterior's draws: {exc}") from None
+    return Ensemble(runs, posterior=posterior)
