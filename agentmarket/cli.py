@@ -174,11 +174,24 @@ def compare(
 def viz(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on", min=1, max=65535)] = 8765,
+    posterior: PosteriorOpt = None,
 ) -> None:
-    """Start the live dashboard in the browser (Solara), until Ctrl-C."""
+    """Start the live dashboard in the browser (Solara), until Ctrl-C.
+
+    With --posterior, the page's runs draw their free parameters from the posterior by their
+    seeds, as batch's runs of the same seeds do, so its bands carry parameter uncertainty too.
+    """
     from agentmarket.visualization.server import serve
 
-    status = serve(host, port)
+    drawn_from = None
+    if posterior is not None:
+        from agentmarket.calibration.posterior import load_posterior
+        from agentmarket.scenarios import load_raw
+        from agentmarket.visualization.state import DEFAULT_SCENARIO
+
+        load_posterior(posterior).check(load_raw(DEFAULT_SCENARIO))
+        drawn_from = str(posterior.resolve())
+    status = serve(host, port, drawn_from)
     if status:
         raise typer.Exit(status)
 

@@ -465,6 +465,71 @@ def test_a_posterior_file_without_weights(capsys, cwd):
     assert files_in(cwd) == ["p.parquet"]
 
 
+BAD_POSTERIORS = {
+    "missing": ("nowhere.parquet", "does not exist"),
+    "not parquet": ("notes.parquet", "not a readable parquet file"),
+    "no weight": ("p.parquet", "'weight'"),
+    "no parameter column": ("p.parquet", "adoption.imitation"),
+}
+
+
+def bad_posterior(cwd: Path, case: str) -> str:
+    """A posterior file with the fault ``case`` names, written into ``cwd``; returns its name."""
+    name, _says = BAD_POSTERIORS[case]
+    if case == "not parquet":
+        write(cwd / name, "adoption.imitation,weight\n0.3,1\n")
+    elif case == "no weight":
+        write_posterior(cwd / name, drop="weight")
+    elif case == "no parameter column":
+        write_posterior(cwd / name, drop="adoption.imitation")
+    return name
+
+
+@pytest.mark.parametrize("case", list(BAD_POSTERIORS))
+def test_a_bad_posterior_file_stops_the_dashboard_command_before_it_serves(capsys, cwd, monkeypatch, case):
+    import agentmarket.visualization.server as server
+
+    def serve(*args, **kwargs):
+        raise AssertionError("the dashboard started with a bad posterior file")
+
+    monkeypatch.setattr(server, "serve", serve)
+    before = files_in(cwd)
+    name = bad_posterior(cwd, case)
+    code, err = cli(capsys, "viz", "--posterior", name)
+    line = one_line(err)
+    assert code == 2 and name in line and BAD_POSTERIORS[case][1] in line
+    assert files_in(cwd) == sorted({*before, *([name] if case != "missing" else [])})
+
+
+@pytest.mark.parametrize("case", list(BAD_POSTERIORS))
+def test_a_bad_posterior_file_is_a_message_beside_the_dashboards_posterior_field(cwd, case):
+    from agentmarket.visualization.app import new_ensemble
+    from agentmarket.visualization.state import ControlError, read_posterior
+
+    name = bad_posterior(cwd, case)
+    for attempt in (lambda: read_posterior(name), lambda: new_ensemble("baseline", {"developers": 20}, 0, 2, name)):
+        with pytest.raises(ControlError) as err:
+            attempt()
+        assert err.value.control == "posterior"
+        assert name in err.value.message and BAD_POSTERIORS[case][1] in err.value.message
+        assert "\n" not in err.value.message and "Traceback" not in err.value.message
+
+
+def test_a_page_started_with_a_bad_posterior_runs_without_one_and_names_the_file(cwd, monkeypatch):
+    import ipyvuetify as v
+    import solara
+
+    from agentmarket.visualization.app import Page
+    from agentmarket.visualization.state import POSTERIOR_ENV
+
+    monkeypatch.setenv(POSTERIOR_ENV, str(cwd / "nowhere.parquet"))
+    _box, rc = solara.render(Page(), handle_error=False)
+
+    shown = [str(w.children) for w in rc.find(v.Html).widgets if "am-error-posterior" in (w.class_ or "")]
+    assert len(shown) == 1 and "nowhere.parquet" in shown[0] and "does not exist" in shown[0]
+    assert not [w for w in rc.find(v.Html).widgets if "am-posterior-caption" in (w.class_ or "")]
+
+
 # ----- where many runs execute: --workers and --scheduler on every many-run command ---------------
 MANY_RUN_COMMANDS = {
     "batch": ["batch", "--seeds", "1", "--months", "1", "--out", "out"],

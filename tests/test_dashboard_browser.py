@@ -267,6 +267,41 @@ def test_ensemble_of_five_seeds_steps_together_and_draws_a_band(server, context)
     assert tab.console_errors == []
 
 
+def test_a_posterior_given_in_the_page_draws_each_runs_parameters(server, context, tmp_path):
+    import pandas as pd
+
+    from agentmarket.calibration.calibrate import load_free_parameters
+    from agentmarket.calibration.posterior import load_posterior
+    from agentmarket.scenarios import load_scenario
+    from agentmarket.visualization.state import read_key
+
+    base = load_scenario("baseline")
+    rows = [
+        {**{p.key: float(read_key(base, p.key)) for p in load_free_parameters()}, "adoption.imitation": 0.2 + 0.05 * i}
+        for i in range(6)
+    ]
+    post = tmp_path / "posterior.parquet"
+    pd.DataFrame(rows).assign(weight=1 / 6).to_parquet(post, index=False)
+    tab = Tab(context, server.url)
+    tab.set_input("posterior", str(tmp_path / "nowhere.parquet"))
+    tab.page.locator(".am-error-posterior").wait_for(timeout=10_000)
+    assert "does not exist" in tab.text(".am-error-posterior")
+    tab.set_input("posterior", str(post))
+    tab.page.locator(".am-error-posterior").wait_for(state="detached", timeout=10_000)
+    tab.set_input("developers", "500")
+    tab.set_input("runs", "5")
+    tab.click(".am-reset")
+    tab.page.locator(".am-posterior-caption").wait_for(timeout=30_000)
+    caption = tab.text(".am-posterior-caption")
+    assert "parameter and seed uncertainty" in caption and "posterior.parquet (6 particles)" in caption
+    drawn = load_posterior(post).draw(0)
+    assert f"{drawn['adoption.imitation']:.4g}" in tab.text(".am-drawn")
+    assert tab.page.locator(".am-drawn-step_size").count() == 1, "the drawn step size's lever is not marked"
+    tab.step(1)
+    assert tab.requests.blocked == []
+    assert tab.console_errors == []
+
+
 def test_a_rejected_ensemble_size_is_shown_and_keeps_the_runs(server, context):
     tab = Tab(context, server.url)
     stepped = tab.step(1)

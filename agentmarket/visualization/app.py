@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import html
 import json
+import os
 import threading
 import time
 from functools import partial
@@ -32,6 +34,7 @@ from agentmarket.visualization.explore import Explored, open_results
 from agentmarket.visualization.state import (
     DEFAULT_SCENARIO,
     MAX_ENSEMBLE_RUNS,
+    POSTERIOR_ENV,
     Control,
     ControlError,
     Ensemble,
@@ -39,8 +42,10 @@ from agentmarket.visualization.state import (
     Run,
     build_ensemble,
     controls_for,
+    drawn_controls,
     events,
     pin,
+    read_posterior,
     scenario_defaults,
     scenario_names,
     validate,
@@ -79,6 +84,8 @@ CSS = """
 .am-chart { min-width: 470px; min-height: 240px; }
 .am-title { font-size: 1.5em; font-weight: 500; }
 .am-controls { padding-left: 12px; }
+.am-drawn table { border-collapse: collapse; font-size: 0.85em; }
+.am-drawn td, .am-drawn th { padding: 1px 10px 1px 0; text-align: left; }
 """
 
 
@@ -96,9 +103,23 @@ def usd_run_rate(revenue_usd_per_month: float) -> str:
     return f"{yearly:.0f} USD/yr"
 
 
-def new_ensemble(scenario: str, values: dict[str, Any], seed: int, size: int = 1) -> Ensemble:
-    """The runs the page steps together; :class:`ControlError` names the control to blame."""
-    return build_ensemble(scenario, values, seed, size)
+def new_ensemble(scenario: str, values: dict[str, Any], seed: int, size: int = 1, posterior_path: str = "") -> Ensemble:
+    """The runs the page steps together, drawing from the posterior file when one is given.
+
+    :class:`ControlError` names the control to blame ("posterior" for a bad file).
+    """
+    return build_ensemble(scenario, values, seed, size, read_posterior(posterior_path, scenario))
+
+
+def start_posterior_path() -> str:
+    """The posterior file the page starts with: ``agentmarket viz --posterior`` sets it; empty for none."""
+    return os.environ.get(POSTERIOR_ENV, "").strip()
+
+
+def drawn_table_html(drawn: dict[str, Any]) -> str:
+    """The selected run's drawn parameters as a small HTML table (parameter, value)."""
+    rows = "".join(f"<tr><td>{html.escape(key)}</td><td>{value:.4g}</td></tr>" for key, value in sorted(drawn.items()))
+    return f"<table><tr><th>parameter</th><th>drawn value</th></tr>{rows}</table>"
 
 
 def csv_of(run: Run) -> str:
@@ -199,16 +220,24 @@ def Charts(ensemble: Ensemble, pinned: PinnedRun | None, tick: int):
 
 
 @solara.component
-def ControlInput(control: Control, value: Any, error: str, on_value):
-    """One lever, with the message of a rejected value right below it."""
+def ControlInput(control: Control, value: Any, error: str, on_value, drawn: bool = False):
+    """One lever, with the message of a rejected value right below it.
+
+    A lever whose parameters each run draws from the loaded posterior (``drawn``) is disabled
+    and says so, since its value would be replaced.
+    """
     label = f"{control.label} ({control.unit})" if control.unit else control.label
     classes = [f"am-control-{control.id}"]
     if control.kind == "choice":
-        solara.Select(label, values=list(control.choices), value=value, on_value=on_value, classes=classes)
+        solara.Select(
+            label, values=list(control.choices), value=value, on_value=on_value, classes=classes, disabled=drawn
+        )
     elif control.kind == "int":
-        solara.InputInt(label, value=value, on_value=on_value, classes=classes)
+        solara.InputInt(label, value=value, on_value=on_value, classes=classes, disabled=drawn)
     else:
-        solara.InputFloat(label, value=value, on_value=on_value, classes=classes)
+        solara.InputFloat(label, value=value, on_value=on_value, classes=classes, disabled=drawn)
+    if drawn:
+        solara.Text("drawn from the posterior in each run", classes=["am-label", f"am-drawn-{control.id}"])
     if error:
         solara.Text(error, classes=["am-control-error", f"am-error-{control.id}"])
 
@@ -236,13 +265,23 @@ def LiveView():
     def first_ensemble():
         return new_ensemble(DEFAULT_SCENARIO, first_values(), 0)
 
+    def first_start():
+        """The first runs, from the posterior of the command line when it loads; without it otherwise."""
+        path = start_posterior_path()
+        try:
+            return new_ensemble(DEFAULT_SCENARIO, first_values(), 0, 1, path), {}
+        except ControlError as exc:
+            return first_ensemble(), {exc.control: exc.message}
+
+    start, start_errors = solara.use_memo(first_start, [])
     values = solara.use_reactive(solara.use_memo(first_values, []))
     seed = solara.use_reactive(0)
     size = solara.use_reactive(1)
-    ensemble = solara.use_reactive(solara.use_memo(first_ensemble, []))
+    posterior_path = solara.use_reactive(start_posterior_path())
+    ensemble = solara.use_reactive(start)
     tick = solara.use_reactive(0)
     playing = solara.use_reactive(False)
-    errors = solara.use_reactive({})
+    errors = solara.use_reactive(start_errors)
     step_error = solara.use_reactive("")
     pinned = solara.use_reactive(None)
     lock = solara.use_memo(threading.Lock, [])
@@ -292,7 +331,7 @@ def LiveView():
     def start_ensemble(name: str, new_values: dict[str, Any], new_seed: int, new_size: int) -> bool:
         """Replace the runs with fresh ones; on bad input keep the old runs and show why."""
         try:
-            fresh = new_ensemble(name, new_values, new_seed, new_size)
+            fresh = new_ensemble(name, new_values, new_seed, new_size, posterior_path.value)
         except ControlError as exc:
             errors.set({**validate(name, new_values), exc.control: exc.message})
             return False
@@ -332,7 +371,7 @@ def LiveView():
 
     def check_values(new_values: dict[str, Any]):
         """Show a rejected value beside its control at once; the runs change only on Reset."""
-        kept = {k: errors.value[k] for k in ("seed", "runs") if k in errors.value}
+        kept = {k: errors.value[k] for k in ("seed", "runs", "posterior") if k in errors.value}
         errors.set({**validate(scenario.value, new_values), **kept})
 
     def set_value(control_id: str, value: Any):
@@ -357,6 +396,17 @@ def LiveView():
         size.set(value)
         errors.set(others)
 
+    def set_posterior(path: str | None):
+        """The posterior file for the next Reset (empty: none); a bad file is named beside the field at once."""
+        posterior_path.set((path or "").strip())
+        others = {k: v for k, v in errors.value.items() if k != "posterior"}
+        try:
+            read_posterior(posterior_path.value, scenario.value)
+        except ControlError as exc:
+            errors.set({**others, "posterior": exc.message})
+            return
+        errors.set(others)
+
     def select_run(value: int | None):
         """Draw run ``value`` (1-based) on top of the band at once."""
         current = ensemble.value
@@ -371,7 +421,22 @@ def LiveView():
         tick.set(tick.value + 1)
 
     with solara.Columns([1, 3], classes=["am-dashboard"]):
-        ControlsPanel(scenario, values, seed, size, errors, ensemble, pick_scenario, set_value, set_seed, set_size)
+        ControlsPanel(
+            scenario,
+            values,
+            seed,
+            size,
+            posterior_path,
+            errors,
+            ensemble,
+            {
+                "scenario": pick_scenario,
+                "value": set_value,
+                "seed": set_seed,
+                "size": set_size,
+                "posterior": set_posterior,
+            },
+        )
         RunPanel(
             ensemble,
             tick,
@@ -391,34 +456,49 @@ def LiveView():
 
 
 @solara.component
-def ControlsPanel(scenario, values, seed, size, errors, ensemble, on_scenario, on_value, on_seed, on_size):
-    """Scenario picker and levers; re-drawn when they or the runs change, not every month."""
+def ControlsPanel(scenario, values, seed, size, posterior_path, errors, ensemble, on: dict):
+    """Scenario picker and levers; re-drawn when they or the runs change, not every month.
+
+    ``on`` holds the callbacks of the scenario, a lever ("value"), the seed, the number of runs
+    and the posterior file.
+    """
     messages = errors.value
+    params = ensemble.value.run.model.params
+    drawn = drawn_controls(params, ensemble.value.posterior)
     with solara.Column(classes=["am-controls"]):
         solara.Text("agentmarket", classes=["am-title"])
         solara.Select(
-            "Scenario", values=scenario_names(), value=scenario.value, on_value=on_scenario, classes=["am-scenario"]
+            "Scenario", values=scenario_names(), value=scenario.value, on_value=on["scenario"], classes=["am-scenario"]
         )
         if messages.get("scenario"):
             solara.Text(messages["scenario"], classes=["am-control-error", "am-error-scenario"])
-        for control in controls_for(ensemble.value.run.model.params):
+        for control in controls_for(params):
             ControlInput(
                 control,
                 values.value.get(control.id),
                 messages.get(control.id, ""),
-                on_value=partial(on_value, control.id),
+                on_value=partial(on["value"], control.id),
+                drawn=control.id in drawn,
             )
-        solara.InputInt("Seed", value=seed.value, on_value=on_seed, classes=["am-control-seed"])
+        solara.InputInt("Seed", value=seed.value, on_value=on["seed"], classes=["am-control-seed"])
         if messages.get("seed"):
             solara.Text(messages["seed"], classes=["am-control-error", "am-error-seed"])
         solara.InputInt(
             f"Runs stepping together (seeds from the seed on, 1-{MAX_ENSEMBLE_RUNS})",
             value=size.value,
-            on_value=on_size,
+            on_value=on["size"],
             classes=["am-control-runs"],
         )
         if messages.get("runs"):
             solara.Text(messages["runs"], classes=["am-control-error", "am-error-runs"])
+        solara.InputText(
+            "Posterior file (posterior.parquet of a calibration; empty: none)",
+            value=posterior_path.value,
+            on_value=on["posterior"],
+            classes=["am-control-posterior"],
+        )
+        if messages.get("posterior"):
+            solara.Text(messages["posterior"], classes=["am-control-error", "am-error-posterior"])
         if messages.get(""):
             solara.Text(messages[""], classes=["am-control-error", "am-error-general"])
         solara.Text("Changed values take effect on Reset.", classes=["am-label"])
@@ -476,11 +556,27 @@ def RunPanel(ensemble, tick, playing, step_error, pinned, errors, actions: dict)
             + ("; playing" if is_playing else ""),
             classes=["am-run-label"],
         )
+        if current.posterior is not None:
+            DrawnParameters(current, run)
         if step_error.value:
             solara.Error(step_error.value, classes=["am-step-error"])
         KeyFigures(run, pinned.value, month)
         EventList(run, month)
         Charts(current, pinned.value, month)
+
+
+@solara.component
+def DrawnParameters(ensemble: Ensemble, run: Run):
+    """What the band carries with a posterior loaded, and the free parameters the selected run drew."""
+
+    def tabulate():
+        return drawn_table_html(run.drawn)
+
+    table = solara.use_memo(tabulate, [run])
+    caption = f"Band of {ensemble.size} runs: {ensemble.uncertainty}" if ensemble.size > 1 else ensemble.uncertainty
+    solara.Text(caption, classes=["am-label", "am-posterior-caption"])
+    solara.Text(f"Drawn by {run.label}:", classes=["am-label"])
+    solara.HTML(tag="div", unsafe_innerHTML=table, classes=["am-drawn"])
 
 
 @solara.component

@@ -35,9 +35,17 @@ def server_command(host: str, port: int) -> list[str]:
     ]
 
 
-def server_environment() -> dict[str, str]:
-    """The environment for the server: no telemetry, no CDN fallback needed, lost sessions culled."""
+def server_environment(posterior: str | None = None) -> dict[str, str]:
+    """The environment for the server: no telemetry, no CDN fallback needed, lost sessions culled.
+
+    ``posterior`` is the posterior file every new page starts with (none: the page starts without).
+    """
+    from agentmarket.visualization.state import POSTERIOR_ENV
+
     env = dict(os.environ)
+    env.pop(POSTERIOR_ENV, None)
+    if posterior:
+        env[POSTERIOR_ENV] = posterior
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
     env.setdefault("SOLARA_ASSETS_PROXY", "True")
     # a tab that closes sends a close beacon and its models are freed at once; one that vanishes
@@ -54,16 +62,17 @@ def ensure_assets() -> None:
         install_assets()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> int:
+def serve(host: str = "127.0.0.1", port: int = 8765, posterior: str | None = None) -> int:
     """Run the dashboard server in the foreground, in place of this process.
 
     The process becomes ``solara run`` (exec), so Ctrl-C and SIGTERM reach the server itself
-    and no server is left behind; returns only if the exec fails.
+    and no server is left behind; returns only if the exec fails. ``posterior`` (a checked
+    posterior file's absolute path) makes every page's runs draw from it.
     """
     ensure_assets()
     print(f"agentmarket dashboard on http://{host}:{port}/ (Ctrl-C stops it)", file=sys.stderr)
     sys.stderr.flush()
     sys.stdout.flush()
     command = server_command(host, port)
-    os.execve(command[0], command, server_environment())
+    os.execve(command[0], command, server_environment(posterior))
     return 1
