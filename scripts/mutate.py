@@ -48,21 +48,55 @@ MONEY = [
 ]
 INVARIANTS = ["tests/test_properties.py::test_every_month_holds_the_invariants"]
 """Run only on the mutants that the first, faster tests of their area missed (second stage)."""
-CLEARING = [*CAPACITY, "tests/test_edge_cases.py::test_zero_capacity_at_one_layer_serves_nothing_and_binds"]
-BOOKS = [*MONEY, "tests/test_edge_cases.py::test_a_lab_that_runs_out_of_cash_is_distressed_then_exits"]
-RATIONING = [*CAPACITY, *MONEY]
+CLEARING_UNITS = [
+    "tests/test_units.py::test_clearing_serves_what_the_narrowest_node_allows_and_names_it_on_the_cut",
+    "tests/test_units.py::test_min_cut_of_the_three_node_graph_is_its_smallest_capacity",
+    "tests/test_clearing_rules.py::test_upstream_capacity_goes_to_the_clouds_that_can_use_it",
+]
+RATIONING_UNITS = [
+    "tests/test_units.py::test_cloud_rationing_serves_contracts_in_full_then_spot_pro_rata",
+    "tests/test_units.py::test_cloud_rationing_short_of_contracts_cuts_them_pro_rata_and_serves_no_spot",
+    "tests/test_clearing_rules.py",
+]
+PRICING_UNITS = [
+    "tests/test_units.py::test_hold_keeps_the_price_index",
+    "tests/test_units.py::test_undercut_prices_a_share_below_the_cheapest_rival",
+    "tests/test_units.py::test_cost_plus_moves_the_index_by_the_margin_gap_within_the_monthly_limit",
+    "tests/test_units.py::test_adaptive_rises_with_unserved_demand_and_moves_towards_rivals",
+    "tests/test_units.py::test_adaptive_and_cost_plus_prices_stay_within_the_index_bounds",
+    "tests/test_units.py::test_a_distressed_lab_prices_at_cost_plus_whatever_its_policy",
+]
+CLEARING = [
+    *CLEARING_UNITS,
+    "tests/test_model_core.py::test_a_lab_asks_the_clouds_for_no_more_than_its_demand_and_gets_no_more",
+    *CAPACITY,
+    "tests/test_edge_cases.py::test_zero_capacity_at_one_layer_serves_nothing_and_binds",
+]
+BOOKS = [
+    "tests/test_units.py::test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda",
+    "tests/test_clearing_rules.py::test_take_or_pay_is_scaled_down_by_what_a_short_cloud_delivers",
+    *MONEY,
+    "tests/test_edge_cases.py::test_a_lab_that_runs_out_of_cash_is_distressed_then_exits",
+]
+RATIONING = [*RATIONING_UNITS, *CAPACITY, *MONEY]
 PRICING = [
+    *PRICING_UNITS,
     "tests/test_model_core.py::test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tightens_rationing",
     "tests/test_scenarios_library.py::test_price_war_puts_lab_b_below_its_rival_and_takes_share",
     "tests/test_edge_cases.py::test_a_lab_that_runs_out_of_cash_is_distressed_then_exits",
 ]
 ADOPTION = [
+    "tests/test_units.py::test_the_roi_gate_is_one_half_at_its_threshold_and_symmetric_in_log_return",
+    "tests/test_model_core.py::test_the_roi_gate_holds_back_developers_whose_return_is_far_below_its_threshold",
+    "tests/test_model_core.py::test_adopters_whose_return_is_below_the_churn_threshold_leave",
+    "tests/test_model_core.py::test_no_developer_adopts_or_stays_when_no_lab_is_active",
     "tests/test_bass_limit.py::test_each_months_new_adopters_are_the_bass_hazards_binomial_draw[0.01-0.3]",
     "tests/test_bass_limit.py::test_each_months_new_adopters_are_the_bass_hazards_binomial_draw[0.001-0.8]",
     "tests/test_model_core.py::test_removing_the_capability_step_flattens_adoption",
     "tests/test_edge_cases.py::test_one_developer_agent_stands_for_the_whole_population",
 ]
 STORE = [
+    "tests/test_experiments.py::test_the_manifest_table_shows_each_runs_latest_record",
     "tests/test_experiments.py::test_folder_rules",
     "tests/test_experiments.py::test_manifest_survives_a_line_cut_short",
     "tests/test_experiments.py::test_an_interrupted_sweep_resumes_without_rerunning_finished_runs",

@@ -1,10 +1,11 @@
-"""The clearing's and the clouds' allocation rules on hand-made numbers, without a model run."""
+"""The clearing's, the clouds' and the books' rules on hand-made numbers, with no model run past one month."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from agentmarket import MarketModel
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.params import Layer
 from agentmarket.scenarios import load_scenario
@@ -50,3 +51,28 @@ def test_upstream_capacity_goes_to_the_clouds_that_can_use_it():
     assert served == pytest.approx(max_flow, rel=1e-9)
     assert result.max_flow == pytest.approx(max_flow) and binding == result.binding_nodes
     assert {params.suppliers[n].layer for n in binding} == {Layer.POWER}
+
+
+def test_take_or_pay_is_scaled_down_by_what_a_short_cloud_delivers():
+    """A lab pays for all it booked with a cloud (take-or-pay), times the share of its contract
+    requests that the cloud delivered: in full when delivered, down in proportion when short."""
+    model = MarketModel(load_scenario("baseline", {"simulation.developer_agents": 50}), rng=0)
+    model.supply_phase()
+    model.cloud_phase()
+    model.lab_phase()
+    model.developer_phase()
+    result = model.clear_market()
+    n_c, n_b = len(model.clouds), len(model.labs) + 1
+    model._contract_value = np.zeros((n_c, n_b))
+    model._contract_req = np.zeros((n_c, n_b))
+    two = [i for i, _ in model.sellers_for(model.labs[0])][:2]
+    model._contract_value[two, 0] = 200_000.0  # the lab booked 100 units at 2,000 USD with each of two clouds
+    model._contract_req[two, 0] = 50.0  # it needs 50 of each this month
+    result.contract_served = np.zeros((n_c, n_b))
+    result.contract_served[two, 0] = [50.0, 20.0]  # the first delivers them, the second 40% of them
+    result.spot_served = np.zeros((n_c, n_b))
+    model.settle_books(result)
+    revenue = [c.revenue for c in model.clouds]
+    assert [revenue[i] for i in two] == pytest.approx([200_000.0, 80_000.0], rel=1e-12)
+    assert sum(revenue) == pytest.approx(280_000.0, rel=1e-12), "the other clouds sold nothing"
+    assert model.labs[0].compute_paid == pytest.approx(280_000.0, rel=1e-12)

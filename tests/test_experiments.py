@@ -25,6 +25,7 @@ from agentmarket.experiments.store import (
     finished_ids,
     init_dir,
     manifest_record,
+    read_manifest,
     read_manifest_lines,
     write_run,
 )
@@ -264,6 +265,22 @@ def test_manifest_survives_a_line_cut_short(tmp_path: Path, scenario: str) -> No
     assert lines[1]["error"] == "ValueError: boom" and lines[1]["file"] == ""
     assert not any(p.name.endswith(".tmp") for p in (out / "runs").iterdir())
     assert math.isfinite(first["runtime_s"])
+
+
+def test_the_manifest_table_shows_each_runs_latest_record(tmp_path: Path) -> None:
+    """A run that failed and then succeeded on a resume has two lines: the table keeps the
+    latest, so reports see it as finished, once."""
+    out = tmp_path / "sweep"
+    out.mkdir()
+    with Manifest(out) as manifest:
+        manifest.append({"run_id": "p000001-r0000", "status": "failed", "error": "ValueError: boom"})
+        manifest.append({"run_id": "p000000-r0000", "status": "ok", "error": None})
+    with Manifest(out) as manifest:  # the resume
+        manifest.append({"run_id": "p000001-r0000", "status": "ok", "error": None})
+    table = read_manifest(out)
+    assert table["run_id"].tolist() == ["p000000-r0000", "p000001-r0000"]
+    assert table["status"].tolist() == ["ok", "ok"]
+    assert table["error"].isna().all()
 
 
 def test_model_level_rows_equal_the_tidy_table_cut(scenario: str) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from agentmarket import MarketModel, load_scenario
 from agentmarket.agents.developers import Developer, DeveloperState
+from agentmarket.agents.labs import LabState
 from agentmarket.output import pivot, tidy
 from agentmarket.params import Layer
 
@@ -241,3 +242,72 @@ def test_a_leaner_generation_at_the_step_lowers_compute_and_api_price_per_unit_o
     assert after[0] == pytest.approx(before[0] * trend * 0.5, rel=1e-9)
     deflator = (1 - params.hardware.price_performance_gain_per_year) ** (1 / 12)
     assert after[1] == pytest.approx(before[1] * deflator * 0.5, rel=1e-9)
+
+
+def test_the_roi_gate_holds_back_developers_whose_return_is_far_below_its_threshold():
+    """At the highest threshold the schema allows (1e4) every developer's return (at most a few
+    tens in the baseline) gives a gate below 1e-4, so in two years about no one adopts, where
+    the same run without the gate (the Bass limit) adopts about a tenth of developers."""
+
+    def adoption(**gate) -> float:
+        params = baseline(months=24, **{"simulation.developer_agents": 1000, **gate})
+        return float(pivot(tidy(MarketModel(params, rng=0).run()), "market")["adoption_share"].max())
+
+    assert adoption(**{"adoption.roi_threshold": 1e4}) <= 0.01 < adoption(**{"adoption.roi_gate": False})
+
+
+def test_a_lab_asks_the_clouds_for_no_more_than_its_demand_and_gets_no_more():
+    """Contracts first; the spot market only for the demand the contracts leave uncovered."""
+    import inspect
+
+    model = MarketModel(baseline(months=48), rng=0)
+    clear, asked = model.clearing.clear, {}
+
+    def recording_clear(*args, **kwargs):
+        asked.update(inspect.signature(clear).bind(*args, **kwargs).arguments)
+        return clear(*args, **kwargs)
+
+    model.clearing.clear = recording_clear
+    for _ in range(48):
+        model.step()
+        for j, lab in enumerate(model.labs):
+            total = asked["contract_req"][:, j].sum() + asked["spot_req"][:, j].sum()
+            assert total <= lab.demand * (1 + 1e-9), f"{lab.name} asked {total} for a demand of {lab.demand}"
+            assert lab.served <= lab.demand * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_adopters_whose_return_is_below_the_churn_threshold_leave(seed):
+    """With no reviews (so no switching) and every adopter unprofitable at a churn rate of 1,
+    no one is an adopter two months running; with no one unprofitable and no base churn, no
+    one leaves while a lab offers their option."""
+
+    def run(threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        churn = {
+            "churn.roi_threshold": threshold,
+            "churn.rate_when_unprofitable": 1.0,
+            "churn.base_rate_per_month": 0.0,
+        }
+        model = MarketModel(baseline(months=24, **churn, **{"developers.review_rate_per_month": 0.0}), rng=seed)
+        months = []
+        for _ in range(24):
+            before = model.developers.adopted.copy()
+            model.step()
+            months.append((before, model.developers.adopted.copy()))
+        return months
+
+    unprofitable, profitable = run(1e4), run(0.0)
+    assert sum(before.sum() for before, _ in unprofitable) > 0, "no one adopted"
+    assert not any((before & after).any() for before, after in unprofitable)
+    assert all((before <= after).all() for before, after in profitable)
+
+
+def test_no_developer_adopts_or_stays_when_no_lab_is_active():
+    """With the gate off (the Bass limit: a return never holds anyone back), the hazard alone
+    would bring developers in; with no lab to offer an option none comes, and adopters leave."""
+    model = MarketModel(baseline(months=12, **{"adoption.roi_gate": False}), rng=0).run()
+    assert model.developers.adopted.any()
+    for lab in model.labs:
+        lab.state = LabState.EXITED
+    model.developer_phase()
+    assert not model.developers.adopted.any()

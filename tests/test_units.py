@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.developers import gate_roi
 from agentmarket.agents.labs import LabAgent, LabState
 from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import MarketConditions, holt_update, tightness
@@ -139,11 +140,45 @@ def test_adaptive_rises_with_unserved_demand_and_moves_towards_rivals():
     assert lab.price_index == pytest.approx(1.2 * math.exp(-0.2 * math.log(1.2)), rel=1e-12)
 
 
+def test_adaptive_and_cost_plus_prices_stay_within_the_index_bounds():
+    lab = lab_with(PricingPolicy.ADAPTIVE, scarcity_response=0.15, price_adjust_per_month=0.05, max_price_index=1.02)
+    lab.price_index, lab.service_level = 1.0, 0.0  # a step of +0.05 would pass the ceiling
+    lab.set_price([])
+    assert lab.price_index == 1.02
+    lab = lab_with(PricingPolicy.COST_PLUS, target_gross_margin=0.5, price_adjust_per_month=0.05, min_price_index=0.99)
+    lab.gross_margin = 0.9  # a step of -0.05 would pass the floor
+    lab.set_price([])
+    assert lab.price_index == 0.99
+
+
 def test_a_distressed_lab_prices_at_cost_plus_whatever_its_policy():
     lab = lab_with(PricingPolicy.UNDERCUT, target_gross_margin=0.5)
     lab.state, lab.gross_margin = LabState.DISTRESSED, 0.47
     lab.set_price([lab_with(PricingPolicy.HOLD)])
     assert lab.price_index == pytest.approx(math.exp(0.03), rel=1e-12)
+
+
+# ----- a lab's books -----------------------------------------------------------------------
+def test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda():
+    """Revenue is subscriptions + API + other revenue; compute paid splits into training and
+    inference by their shares of demand; EBITDA takes off both, and the other costs; cash
+    moves by EBITDA (no round: the runway is long)."""
+    lab = lab_with(
+        PricingPolicy.HOLD,
+        initial_cash_usd=1e12,
+        other_revenue_usd_per_month=300.0,
+        other_revenue_growth_per_year=0.0,
+        other_cost_fixed_usd_per_month=100.0,
+        other_cost_share_of_revenue=0.1,
+    )
+    lab.demand, lab.training_demand = 100.0, 25.0
+    lab.settle(1000.0, 500.0, 800.0, 100.0)
+    assert lab.revenue == 1800.0
+    assert (lab.training_cost, lab.inference_cost) == (200.0, 600.0)
+    assert lab.other_cost == pytest.approx(100.0 + 180.0, rel=1e-15)
+    assert lab.ebitda == pytest.approx(1800.0 - 800.0 - 280.0, rel=1e-15)
+    assert lab.gross_margin == pytest.approx((1800.0 - 600.0) / 1800.0, rel=1e-15)
+    assert lab.cash == pytest.approx(1e12 + 720.0, rel=1e-15) and lab.funding == 0.0
 
 
 # ----- the forecaster ---------------------------------------------------------------------
@@ -205,3 +240,14 @@ def test_supplier_price_closes_a_share_of_the_log_gap_to_its_scarcity_target():
     assert supplier.price == pytest.approx(100.0 * 1.5**0.25, rel=1e-12)
     assert tightness(0.9, 0.8) == pytest.approx(0.5, rel=1e-12)
     assert tightness(0.5, 0.8) == 0.0
+
+
+# ----- adoption's return-on-investment gate -----------------------------------------------
+@pytest.mark.parametrize("threshold", [0.5, 1.0, 3.0])
+def test_the_roi_gate_is_one_half_at_its_threshold_and_symmetric_in_log_return(threshold):
+    spread = 0.4
+    roi = np.array([threshold, threshold * math.e**0.4, threshold / math.e**0.4])
+    gate = gate_roi(roi, threshold, spread)
+    assert gate[0] == pytest.approx(0.5, rel=1e-12)
+    assert gate[1] == pytest.approx(1.0 / (1.0 + math.exp(-1.0)), rel=1e-12), "one spread above: logistic(1)"
+    assert gate[1] + gate[2] == pytest.approx(1.0, rel=1e-12)
