@@ -344,6 +344,9 @@ def LiveView():
         return True
 
     def reset():
+        """Start fresh runs from the controls; a rejected seed or number of runs keeps the runs (and its message)."""
+        if any(control in errors.value for control in ("seed", "runs")):
+            return
         start_ensemble(scenario.value, values.value, seed.value, size.value)
 
     def step_once():
