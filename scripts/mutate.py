@@ -262,8 +262,8 @@ MUTANTS: list[Mutant] = [
     m(
         "lab-service-cap",
         LABS,
-        "self.service_level = min(1.0, served_acc / self.demand)",
-        "self.service_level = served_acc / self.demand",
+        "self.service_level = min(1.0, (served_acc - self.training_served) / users)",
+        "self.service_level = (served_acc - self.training_served) / users",
         "service level not capped at 1",
         BOOKS,
     ),

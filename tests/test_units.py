@@ -17,7 +17,7 @@ import pytest
 
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.developers import gate_roi
-from agentmarket.agents.labs import LabAgent, LabState
+from agentmarket.agents.labs import Contract, LabAgent, LabState
 from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import MarketConditions, holt_update, tightness
 from agentmarket.params import Cloud, Lab, Layer, Params, PricingPolicy, Supplier
@@ -160,9 +160,10 @@ def test_a_distressed_lab_prices_at_cost_plus_whatever_its_policy():
 
 # ----- a lab's books -----------------------------------------------------------------------
 def test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda():
-    """Revenue is subscriptions + API + other revenue; compute paid splits into training and
-    inference by their shares of demand; EBITDA takes off both, and the other costs; cash
-    moves by EBITDA (no round: the runway is long)."""
+    """Revenue is subscriptions + API + other revenue; training is charged for the booked
+    capacity it ran on at the contract price and for its share of spot, inference for the
+    rest; EBITDA takes off both, and the other costs; cash moves by EBITDA (no round: the
+    runway is long)."""
     lab = lab_with(
         PricingPolicy.HOLD,
         initial_cash_usd=1e12,
@@ -171,10 +172,12 @@ def test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda():
         other_cost_fixed_usd_per_month=100.0,
         other_cost_share_of_revenue=0.1,
     )
-    lab.demand, lab.training_demand = 100.0, 25.0
-    lab.settle(1000.0, 500.0, 800.0, 100.0)
+    lab.contracts = [Contract(cloud=0, start=START, end=START + 12, acc=100.0, price_usd_per_acc_month=2.0)]
+    # as receive_compute leaves them: 50 of the booked 100 ran training, which took a quarter of spot
+    lab.training_on_contract, lab.training_spot_share = 50.0, 0.25
+    lab.settle(1000.0, 500.0, 800.0, spot_paid_usd=400.0)
     assert lab.revenue == 1800.0
-    assert (lab.training_cost, lab.inference_cost) == (200.0, 600.0)
+    assert (lab.training_cost, lab.inference_cost) == (50.0 * 2.0 + 0.25 * 400.0, 600.0)
     assert lab.other_cost == pytest.approx(100.0 + 180.0, rel=1e-15)
     assert lab.ebitda == pytest.approx(1800.0 - 800.0 - 280.0, rel=1e-15)
     assert lab.gross_margin == pytest.approx((1800.0 - 600.0) / 1800.0, rel=1e-15)
