@@ -161,7 +161,7 @@ def test_a_distressed_lab_prices_at_cost_plus_whatever_its_policy():
 # ----- a lab's books -----------------------------------------------------------------------
 def test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda():
     """Revenue is subscriptions + API + other revenue; training is charged for the booked
-    capacity it ran on at the contract price and for its share of spot, inference for the
+    capacity that is training's (:meth:`receive_compute`'s ``training_charged_acc``) at the contract price and for its share of spot, inference for the
     rest; EBITDA takes off both, and the other costs; cash moves by EBITDA (no round: the
     runway is long)."""
     lab = lab_with(
@@ -173,8 +173,10 @@ def test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda():
         other_cost_share_of_revenue=0.1,
     )
     lab.contracts = [Contract(cloud=0, start=START, end=START + 12, acc=100.0, price_usd_per_acc_month=2.0)]
-    # as receive_compute leaves them: 50 of the booked 100 ran training, which took a quarter of spot
-    lab.training_on_contract, lab.training_spot_share = 50.0, 0.25
+    # as receive_compute leaves them: 50 of the booked 100 are training's (it ran on them, or they
+    # were booked for its run), and training took a quarter of spot
+    lab.training_on_contract = lab.training_charged_acc = 50.0
+    lab.training_spot_share = 0.25
     lab.settle(1000.0, 500.0, 800.0, spot_paid_usd=400.0)
     assert lab.revenue == 1800.0
     assert (lab.training_cost, lab.inference_cost) == (50.0 * 2.0 + 0.25 * 400.0, 600.0)
