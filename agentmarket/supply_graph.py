@@ -16,9 +16,22 @@ Each month :class:`Clearing` does two things on the graph:
   asks its suppliers for what its customers ask of it, split pro rata to the suppliers'
   capacities) and a pass along it (each node passes on what it gets, pro rata to what was
   asked; clouds serve contracts first). The result is a feasible flow.
-* it computes a minimum cut of the same capacities (networkx); the supply layers whose
-  nodes lie on the cut are the binding layers of the month. When demand is met, the cut
-  lies on the demand edges and no layer binds.
+* it computes a minimum cut of the same capacities; the supply layers whose nodes lie on
+  the cut are the binding layers of the month. When demand is met, the cut lies on the
+  demand edges and no layer binds.
+
+The cut is exact and costs one small matrix-vector product a month. Every capacitated node
+(supplier or cloud) is an edge ``v:in -> v:out`` of the split graph; the links between nodes
+and from the source carry no limit, and a cloud's edges to its buyers carry what they ask of
+it. Among the minimum cuts, networkx's (its sink side is the nodes from which the sink can be
+reached in the residual network of a maximum flow) is the one with the smallest sink side,
+and that sink side has a simple form: a supplier's ``out`` is on it exactly when the ``in``
+of a node it supplies is, a cloud's ``out`` may be on it or not, and a node's ``in`` only if
+its ``out`` is and the source does not feed it. :class:`CutCandidates` lists every sink side
+of that form once, from the graph's structure, as 0/1 rows over the capacities and the
+clouds' demand; a month's maximum flow is the smallest row total, and its binding nodes are
+those of the smallest sink side among the rows that reach it. ``tests/test_min_cut.py`` holds this equal to networkx's own flow
+and cut on random supply graphs.
 """
 
 from __future__ import annotations
@@ -36,6 +49,10 @@ SINK = "sink"
 DEVELOPERS = "developers"
 OTHER_AI = "other_ai"
 LAYER_ORDER = (Layer.MEMORY, Layer.PACKAGING, Layer.POWER, Layer.GRID)
+MAX_CUT_CANDIDATES = 1 << 16
+"""Above this many candidate source sides the cut is left to networkx (none of the bundled graphs comes near)."""
+TIE_REL = 1e-12
+"""Cuts whose capacities differ by less than this share are taken as equal (float rounding of the sums)."""
 
 
 def build_supply_graph(params: Params) -> nx.DiGraph:
@@ -81,6 +98,66 @@ def build_supply_graph(params: Params) -> nx.DiGraph:
     return g
 
 
+class CutCandidates:
+    """Every sink side a networkx minimum cut of the split supply graph can have, as 0/1 arrays.
+
+    Built once from the graph's structure. ``nodes`` are the capacitated nodes in topological
+    order, ``clouds`` those of them whose edges to buyers carry demand. Row ``k`` of
+    ``crossing`` marks, over ``nodes`` then ``clouds``, the capacities and the cloud demands
+    its cut crosses; rows are sorted by the size of their sink side, smallest first.
+    ``crossing`` is ``None`` when the graph has more than ``limit`` candidates.
+    """
+
+    def __init__(self, graph: nx.DiGraph, nodes: list[str], clouds: list[str], limit: int = MAX_CUT_CANDIDATES):
+        position = {v: i for i, v in enumerate(nodes)}
+        is_cloud = set(clouds)
+        n = len(nodes)
+        out_sink = np.zeros((1, n), dtype=bool)  # rows x nodes: the node's out is on the sink side
+        in_sink = np.zeros((1, n), dtype=bool)  # the node's in is on the sink side
+        for v in reversed(nodes):
+            i = position[v]
+            if v in is_cloud:  # its out may lie on either side: behind it are only its demand edges
+                out_sink = np.concatenate([out_sink, out_sink])
+                in_sink = np.concatenate([in_sink, in_sink])
+                out_sink[len(out_sink) // 2 :, i] = True
+            else:
+                succ = [position[w] for w in graph.successors(v) if w in position]
+                out_sink[:, i] = in_sink[:, succ].any(axis=1)
+            if SOURCE in graph.predecessors(v):
+                continue  # fed by the source without limit: its in stays on the source side
+            # behind a node whose out is on the sink side, its in may lie on either side
+            behind = out_sink[:, i]
+            extra_in = in_sink[behind].copy()
+            extra_in[:, i] = True
+            in_sink = np.concatenate([in_sink, extra_in])
+            out_sink = np.concatenate([out_sink, out_sink[behind]])
+            if len(out_sink) > limit:
+                self.crossing = None
+                return
+        capacity_crossed = out_sink & ~in_sink
+        demand_crossed = ~out_sink[:, [position[c] for c in clouds]]
+        order = np.argsort(out_sink.sum(axis=1) + in_sink.sum(axis=1), kind="stable")
+        self.crossing: np.ndarray | None = np.concatenate([capacity_crossed, demand_crossed], axis=1)[order].astype(
+            np.float64
+        )
+        self.capacity_crossed = capacity_crossed[order]
+
+    def __len__(self) -> int:
+        return 0 if self.crossing is None else len(self.crossing)
+
+    def min_cut(self, weights: np.ndarray) -> tuple[float, np.ndarray]:
+        """Smallest cut capacity over the rows, and the nodes whose capacity that cut crosses (bool mask).
+
+        ``weights``: each node's capacity, then each cloud's demand (accelerators, at least 0).
+        Of the rows that reach the smallest capacity, the first: the smallest sink side, as networkx
+        (its sink side is the nodes from which the sink can be reached in the residual network).
+        """
+        totals = self.crossing @ weights
+        value = float(totals.min())
+        k = int(np.argmax(totals <= value + value * TIE_REL))
+        return value, self.capacity_crossed[k]
+
+
 @dataclass
 class ClearingResult:
     """One month's allocation. Arrays are (clouds, buyers); buyers are the labs then other_ai."""
@@ -119,6 +196,7 @@ class Clearing:
                 if b in self.buyer_pos:
                     self.buyer_edges[self.cloud_pos[c], self.buyer_pos[b]] = True
         self.flow_graph = self._split_graph()
+        self.cuts = CutCandidates(graph, self.upstream_nodes, clouds)
 
     def _split_graph(self) -> nx.DiGraph:
         """Each capacitated node v becomes an edge v:in -> v:out carrying its capacity."""
@@ -205,7 +283,20 @@ class Clearing:
         return np.full(len(preds), 1.0 / max(len(preds), 1))
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
-        """Maximum flow value and the capacitated nodes on a minimum cut (networkx)."""
+        """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""
+        if self.cuts.crossing is None:
+            return self.networkx_min_cut(capacity, requests)
+        weights = np.empty(len(self.upstream_nodes) + len(self.clouds))
+        for i, v in enumerate(self.upstream_nodes):
+            weights[i] = max(capacity[v], 0.0)
+        weights[len(self.upstream_nodes) :] = np.where(self.buyer_edges, requests, 0.0).sum(axis=1)
+        value, crossed = self.cuts.min_cut(weights)
+        if value >= requests.sum() * (1 - 1e-9):
+            return value, set()
+        return value, {v for v, cut in zip(self.upstream_nodes, crossed, strict=True) if cut}
+
+    def networkx_min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
+        """The same as :meth:`min_cut`, by networkx's Edmonds-Karp on the split graph (for graphs with too many cuts)."""
         h = self.flow_graph
         for v in self.upstream_nodes:
             h.edges[f"{v}:in", f"{v}:out"]["capacity"] = max(capacity[v], 0.0)
