@@ -98,6 +98,16 @@ def build_supply_graph(params: Params) -> nx.DiGraph:
     return g
 
 
+def ordered_sum(values: list[float]) -> float:
+    """The sum numpy gives for these values: term by term for fewer than eight, else numpy's own."""
+    if len(values) >= 8:
+        return float(np.sum(values))
+    total = 0.0
+    for x in values:
+        total += x
+    return total
+
+
 class CutCandidates:
     """Every sink side a networkx minimum cut of the split supply graph can have, as 0/1 arrays.
 
@@ -197,6 +207,18 @@ class Clearing:
                     self.buyer_edges[self.cloud_pos[c], self.buyer_pos[b]] = True
         self.flow_graph = self._split_graph()
         self.cuts = CutCandidates(graph, self.upstream_nodes, clouds)
+        pos = {v: k for k, v in enumerate(self.upstream_nodes)}
+        edge = {(u, v): e for e, (u, v) in enumerate((u, v) for v in self.upstream_nodes for u in self.preds[v])}
+        self._edge_count = len(edge)
+        self._cloud_of = [self.cloud_pos.get(v, -1) for v in self.upstream_nodes]
+        self._pred_pos = [[pos[u] for u in self.preds[v]] for v in self.upstream_nodes]
+        self._pred_edges = [[edge[(u, v)] for u in self.preds[v]] for v in self.upstream_nodes]
+        self._succ_pos = [[pos[w] for w in self.succs[v]] for v in self.upstream_nodes]
+        self._succ_edges = [[edge[(v, w)] for w in self.succs[v]] for v in self.upstream_nodes]
+        self._succ_names = [list(self.succs[v]) for v in self.upstream_nodes]
+        self._buyers_of = [
+            [(b, j) for b, j in self.buyer_pos.items() if i >= 0 and self.buyer_edges[i, j]] for i in self._cloud_of
+        ]
 
     def _split_graph(self) -> nx.DiGraph:
         """Each capacitated node v becomes an edge v:in -> v:out carrying its capacity."""
@@ -221,66 +243,86 @@ class Clearing:
         ``capacity`` is in accelerators per supplier and cloud node; ``contract_req`` and
         ``spot_req`` (clouds x buyers) are what buyers ask of each cloud;
         ``ration_cloud(i, available, contract, spot)`` splits a cloud's compute among buyers.
+
+        The passes run over node positions with the float operations, in their order, of the
+        pro-rata rules (sums of up to seven terms as numpy adds them, one after another). Shares
+        and weights are numpy scalars, as an array's elements would be, so every figure keeps the
+        type the rules give it: Python's ``sum`` adds plain floats with compensation, numpy's
+        scalars without, and the books sum these figures.
         """
-        asked: dict[str, float] = {}
-        take: dict[str, float] = {}
-        split: dict[tuple[str, str], float] = {}
-        incoming: dict[str, float] = dict.fromkeys(self.upstream_nodes, 0.0)
-        incoming_asked: dict[str, float] = dict.fromkeys(self.upstream_nodes, 0.0)
+        nodes = self.upstream_nodes
+        cap = [capacity[v] for v in nodes]
+        n = len(nodes)
+        asked = [0.0] * n
+        take = [0.0] * n
+        split = [0.0] * self._edge_count  # what node v takes from supplier u, per (u, v) edge
+        incoming = [0.0] * n
+        incoming_asked = [0.0] * n
         requests = contract_req + spot_req
         cloud_asked = requests.sum(axis=1)
-        for v in reversed(self.upstream_nodes):
-            if v in self.cloud_pos:
-                asked[v] = float(cloud_asked[self.cloud_pos[v]])
-                take[v] = passed_up = min(capacity[v], asked[v])
+        for k in range(n - 1, -1, -1):
+            i = self._cloud_of[k]
+            if i >= 0:
+                asked[k] = float(cloud_asked[i])
+                take[k] = passed_up = min(cap[k], asked[k])
             else:
-                asked[v] = passed_up = incoming_asked[v]
-                take[v] = min(capacity[v], incoming[v])
-            for u, w in zip(self.preds[v], self._weights(v, capacity), strict=True):
-                split[(u, v)] = take[v] * w
-                incoming[u] += take[v] * w
+                asked[k] = passed_up = incoming_asked[k]
+                take[k] = min(cap[k], incoming[k])
+            preds = self._pred_pos[k]
+            if not preds:
+                continue
+            caps = [max(cap[u], 0.0) for u in preds]
+            total = ordered_sum(caps)
+            if total > 0:
+                weights = [np.float64(c / total) for c in caps]
+            else:
+                weights = [np.float64(1.0 / len(preds))] * len(preds)
+            for u, e, w in zip(preds, self._pred_edges[k], weights, strict=True):
+                split[e] = take[k] * w
+                incoming[u] += take[k] * w
                 incoming_asked[u] += passed_up * w
-        served: dict[str, float] = {}
-        available: dict[str, float] = {}
+        served = [0.0] * n
+        available = [0.0] * n  # what each node could pass on if asked for all of it, same shares
+        inflow = [0.0] * n
+        avail_in = [0.0] * n
         edge: dict[tuple[str, str], float] = {}
-        inflow: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
-        avail_in: dict[str, float] = {v: 0.0 for v in self.upstream_nodes}
         contract = np.zeros_like(contract_req)
         spot = np.zeros_like(spot_req)
-        for v in self.upstream_nodes:
-            got = take[v] if not self.preds[v] else inflow[v]
-            served[v] = min(capacity[v], got, take[v])
-            available[v] = capacity[v] if not self.preds[v] else min(capacity[v], avail_in[v])
-            if not self.preds[v]:
-                edge[(SOURCE, v)] = served[v]
-            if v in self.cloud_pos:
-                i = self.cloud_pos[v]
-                contract[i], spot[i] = ration_cloud(i, served[v], contract_req[i], spot_req[i])
-                for b, j in self.buyer_pos.items():
-                    if self.buyer_edges[i, j]:
-                        edge[(v, b)] = float(contract[i, j] + spot[i, j])
+        for k, v in enumerate(nodes):
+            if self._pred_pos[k]:
+                served[k] = min(cap[k], inflow[k], take[k])
+                available[k] = min(cap[k], avail_in[k])
+            else:
+                served[k] = min(cap[k], take[k], take[k])
+                available[k] = cap[k]
+                edge[(SOURCE, v)] = served[k]
+            i = self._cloud_of[k]
+            if i >= 0:
+                contract[i], spot[i] = ration_cloud(i, served[k], contract_req[i], spot_req[i])
+                sold = (contract[i] + spot[i]).tolist()
+                for b, j in self._buyers_of[k]:
+                    edge[(v, b)] = sold[j]
                 continue
-            succ = self.succs[v]
-            wanted = np.array([split.get((v, w), 0.0) for w in succ])
-            share = wanted / wanted.sum() if wanted.sum() > 0 else np.zeros(len(succ))
-            for w, s in zip(succ, share, strict=True):
-                inflow[w] += served[v] * s
-                avail_in[w] += available[v] * s
-                edge[(v, w)] = float(served[v] * s)
+            wanted = [split[e] for e in self._succ_edges[k]]
+            total = ordered_sum(wanted)
+            for w, name, x in zip(self._succ_pos[k], self._succ_names[k], wanted, strict=True):
+                share = np.float64(x / total if total > 0 else 0.0)
+                inflow[w] += served[k] * share
+                avail_in[w] += available[k] * share
+                edge[(v, name)] = float(served[k] * share)
+        node_served = dict(zip(nodes, served, strict=True))
+        node_asked = {nodes[k]: asked[k] for k in range(n - 1, -1, -1)}
+        node_available = dict(zip(nodes, available, strict=True))
         requested = float(requests.sum())
         if contract.sum() + spot.sum() >= requested * (1.0 - 1e-12):
             # A feasible flow already meets every request: the maximum flow is the requests, no link binds.
-            return ClearingResult(contract, spot, served, asked, available, requested, requested, set(), edge)
+            return ClearingResult(
+                contract, spot, node_served, node_asked, node_available, requested, requested, set(), edge
+            )
         max_flow, binding = self.min_cut(capacity, requests)
-        return ClearingResult(contract, spot, served, asked, available, max_flow, requested, binding, edge)
-
-    def _weights(self, v: str, capacity: dict[str, float]) -> np.ndarray:
-        """How node ``v`` splits what it asks among its suppliers: pro rata to their capacity."""
-        preds = self.preds[v]
-        caps = np.array([max(capacity[u], 0.0) for u in preds])
-        if caps.sum() > 0:
-            return caps / caps.sum()
-        return np.full(len(preds), 1.0 / max(len(preds), 1))
+        return ClearingResult(
+            contract, spot, node_served, node_asked, node_available, max_flow, requested, binding, edge
+        )
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
         """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""

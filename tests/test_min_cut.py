@@ -16,6 +16,7 @@ without limit, a cloud's edges to its buyers carrying what they ask.
 from __future__ import annotations
 
 import math
+import struct
 
 import networkx as nx
 import numpy as np
@@ -144,3 +145,119 @@ def test_bundled_graphs_stay_below_the_candidate_limit():
         params = load_scenario(name)
         clearing = Clearing(build_supply_graph(params), list(params.clouds), [*params.labs, OTHER_AI])
         assert clearing.cuts.crossing is not None, name
+
+
+def ration(available: float, contract_req: np.ndarray, spot_req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contracts first, pro rata, then spot pro rata (the clouds' rule)."""
+    total_contract = contract_req.sum()
+    if available >= total_contract:
+        total_spot = spot_req.sum()
+        rest = available - total_contract
+        return contract_req.copy(), spot_req * (min(1.0, rest / total_spot) if total_spot > 0 else 0.0)
+    return contract_req * (available / total_contract if total_contract > 0 else 0.0), np.zeros_like(spot_req)
+
+
+def pro_rata_passes(clearing: Clearing, capacity, contract_req, spot_req):
+    """The clearing's two passes and its availability pass written plainly, per node name with numpy shares.
+
+    Against the flow each node asks its suppliers pro rata to their capacities; along it each
+    passes on what it gets, and what it could pass on if asked for all of it, pro rata to what
+    was asked of it; clouds ration their compute among their buyers.
+    """
+    asked, take, split = {}, {}, {}
+    incoming = dict.fromkeys(clearing.upstream_nodes, 0.0)
+    incoming_asked = dict.fromkeys(clearing.upstream_nodes, 0.0)
+    requests = contract_req + spot_req
+    for v in reversed(clearing.upstream_nodes):
+        if v in clearing.cloud_pos:
+            asked[v] = float(requests.sum(axis=1)[clearing.cloud_pos[v]])
+            take[v] = passed_up = min(capacity[v], asked[v])
+        else:
+            asked[v] = passed_up = incoming_asked[v]
+            take[v] = min(capacity[v], incoming[v])
+        preds = clearing.preds[v]
+        caps = np.array([max(capacity[u], 0.0) for u in preds])
+        weights = caps / caps.sum() if caps.sum() > 0 else np.full(len(preds), 1.0 / max(len(preds), 1))
+        for u, w in zip(preds, weights, strict=True):
+            split[(u, v)] = take[v] * w
+            incoming[u] += take[v] * w
+            incoming_asked[u] += passed_up * w
+    served, available, edge = {}, {}, {}
+    inflow = dict.fromkeys(clearing.upstream_nodes, 0.0)
+    avail_in = dict.fromkeys(clearing.upstream_nodes, 0.0)
+    contract, spot = np.zeros_like(contract_req), np.zeros_like(spot_req)
+    for v in clearing.upstream_nodes:
+        preds = clearing.preds[v]
+        served[v] = min(capacity[v], inflow[v] if preds else take[v], take[v])
+        available[v] = min(capacity[v], avail_in[v]) if preds else capacity[v]
+        if not preds:
+            edge[(SOURCE, v)] = served[v]
+        if v in clearing.cloud_pos:
+            i = clearing.cloud_pos[v]
+            contract[i], spot[i] = ration(served[v], contract_req[i], spot_req[i])
+            for b, j in clearing.buyer_pos.items():
+                if clearing.buyer_edges[i, j]:
+                    edge[(v, b)] = float(contract[i, j] + spot[i, j])
+            continue
+        succ = clearing.succs[v]
+        wanted = np.array([split[(v, w)] for w in succ])
+        shares = wanted / wanted.sum() if wanted.sum() > 0 else np.zeros(len(succ))
+        for w, s in zip(succ, shares, strict=True):
+            inflow[w] += served[v] * s
+            avail_in[w] += available[v] * s
+            edge[(v, w)] = float(served[v] * s)
+    return contract, spot, served, asked, available, edge
+
+
+def same_figures(got: dict, expected: dict) -> bool:
+    """Same keys in the same order, each value the same float bits and the same type."""
+    return list(got) == list(expected) and all(
+        type(got[k]) is type(expected[k]) and struct.pack("<d", got[k]) == struct.pack("<d", expected[k]) for k in got
+    )
+
+
+@st.composite
+def month_with_contracts(draw):
+    """A month of :func:`month` whose requests are split into contracts and spot, capacities plain or numpy floats."""
+    graph, clearing, capacity, requests = draw(month())
+    if draw(st.booleans()):
+        capacity = {v: np.float64(x) for v, x in capacity.items()}
+    contract_share = draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0.0, 1.0))
+    return graph, clearing, capacity, requests * contract_share, requests * (1.0 - contract_share)
+
+
+@settings(max_examples=400, deadline=None)
+@given(month_with_contracts())
+def test_clearing_passes_are_the_pro_rata_rules_bit_for_bit(case):
+    _graph, clearing, capacity, contract_req, spot_req = case
+    result = clearing.clear(capacity, contract_req, spot_req, lambda i, a, k, s: ration(a, k, s))
+    contract, spot, served, asked, available, edge = pro_rata_passes(clearing, capacity, contract_req, spot_req)
+    assert np.array_equal(result.contract_served, contract) and np.array_equal(result.spot_served, spot)
+    assert same_figures(result.node_served, served)
+    assert same_figures(result.node_asked, asked)
+    assert same_figures(result.node_available, available)
+    assert same_figures(result.edge_served, edge)
+
+
+@settings(max_examples=200, deadline=None)
+@given(month_with_contracts())
+def test_availability_and_edge_flows_are_flows_networkx_can_carry(case):
+    graph, clearing, capacity, contract_req, spot_req = case
+    result = clearing.clear(capacity, contract_req, spot_req, lambda i, a, k, s: ration(a, k, s))
+    supply_only = split_graph(graph, clearing, capacity, np.zeros_like(contract_req))
+    for v in clearing.upstream_nodes:
+        reachable = nx.maximum_flow_value(supply_only, SOURCE, ("out", v), flow_func=edmonds_karp)
+        assert result.node_available[v] <= reachable * (1 + 1e-9) + 1e-9, v
+        assert result.node_served[v] <= result.node_available[v] * (1 + 1e-9) + 1e-9, v
+        out = sum(f for (u, _w), f in result.edge_served.items() if u == v)
+        assert out <= result.node_served[v] * (1 + 1e-9) + 1e-9, v
+        if clearing.preds[v]:
+            into = sum(f for (_u, w), f in result.edge_served.items() if w == v)
+            assert result.node_served[v] <= into * (1 + 1e-9) + 1e-9, v
+    assert set(result.edge_served) == {
+        (u, w) for u, w in graph.edges if u in capacity or (u == SOURCE and w in capacity)
+    }
+    assert all(f >= 0 for f in result.edge_served.values())
+    delivered = sum(f for (u, w), f in result.edge_served.items() if w in clearing.buyer_pos)
+    nx_value, _ = networkx_cut(graph, clearing, capacity, contract_req + spot_req)
+    assert delivered <= nx_value * (1 + 1e-9) + 1e-9
