@@ -42,9 +42,13 @@ class Channel(IntEnum):
     API = 1
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Offer:
-    """What the labs offer this month, as arrays over labs ``L`` and plans ``P``."""
+    """What the labs offer this month, as arrays over labs ``L`` and plans ``P``.
+
+    Built once a month and only read after that: the population derives each channel's
+    options and each lab's reliability from it once (keyed by the offer itself).
+    """
 
     capability: np.ndarray  # (L,) share of work the lab's agent can do, for affinity 1
     service_level: np.ndarray  # (L,) share of demanded compute served last month
@@ -100,7 +104,7 @@ def first_argmax(rows: np.ndarray) -> np.ndarray:
 
 def pick(rows: np.ndarray, best: np.ndarray) -> np.ndarray:
     """``rows[best[i], i]`` for each column ``i`` of an (options x developers) array."""
-    return np.take_along_axis(rows, best[None, :], axis=0)[0]
+    return rows[best, np.arange(best.size)]
 
 
 def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
@@ -160,6 +164,17 @@ class DeveloperPopulation:
         self._in_channel = {c: self.channel == c for c in Channel}
         self._held_all = np.zeros(0, dtype=np.int64)
         self._held = {c: np.zeros(0, dtype=np.int64) for c in Channel}
+        self._option_lab = {
+            Channel.API: np.arange(self.n_labs),
+            Channel.SUBSCRIPTION: np.repeat(np.arange(self.n_labs), self.n_plans),
+        }
+        self._option_plan = {
+            Channel.API: np.full(self.n_labs, -1),
+            Channel.SUBSCRIPTION: np.tile(np.arange(self.n_plans), self.n_labs),
+        }
+        self._read_offer: Offer | None = None  # the offer the cached options and reliability were derived from
+        self._options: dict[Channel, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._reliability = np.ones(self.n_labs)
 
     def step(self, offer: Offer) -> np.ndarray:
         """One month of the developers: churn, switching and adoption against ``offer``, then usage.
@@ -198,19 +213,26 @@ class DeveloperPopulation:
         """Each option's lab, plan and price (USD/month; inf if unavailable) for one channel.
 
         Subscription developers choose among labs x plans (option = lab * P + plan); API
-        developers among labs (option = lab; plan -1, priced per use).
+        developers among labs (option = lab; plan -1, priced per use). Derived once per offer.
         """
-        L, P = self.n_labs, self.n_plans
-        if channel is Channel.API:
-            lab = np.arange(L)
-            plan = np.full(L, -1)
-            price = np.where(offer.active, 0.0, np.inf)
-        else:
-            lab = np.repeat(np.arange(L), P)
-            plan = np.tile(np.arange(P), L)
-            raw = offer.plan_price_usd.reshape(-1)
-            price = np.where(offer.active[lab] & ~np.isnan(raw), np.nan_to_num(raw), np.inf)
-        return lab, plan, price
+        self.read_offer(offer)
+        return self._options[channel]
+
+    def read_offer(self, offer: Offer) -> None:
+        """Derive, once per month's offer, each channel's options and prices and each lab's reliability."""
+        if offer is self._read_offer:
+            return
+        lab, plan = self._option_lab[Channel.API], self._option_plan[Channel.API]
+        self._options = {Channel.API: (lab, plan, np.where(offer.active, 0.0, np.inf))}
+        lab, plan = self._option_lab[Channel.SUBSCRIPTION], self._option_plan[Channel.SUBSCRIPTION]
+        raw = offer.plan_price_usd.reshape(-1)
+        price = np.where(offer.active[lab] & ~np.isnan(raw), np.nan_to_num(raw), np.inf)
+        self._options[Channel.SUBSCRIPTION] = (lab, plan, price)
+        d = self.params.developers
+        with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
+            z = (offer.capability - d.reliability_half_capability) / d.reliability_width
+        self._reliability = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        self._read_offer = offer
 
     def evaluate(self, idx: np.ndarray, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Work share, value (USD/month) and cost (USD/month) of every option for developers ``idx``.
@@ -261,10 +283,8 @@ class DeveloperPopulation:
         Below ``reliability_half_capability`` most delegated work has to be fixed by hand
         (agents "mostly unusable"); above it, most of it stands ("broadly competent").
         """
-        d = self.params.developers
-        with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
-            z = (offer.capability - d.reliability_half_capability) / d.reliability_width
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        self.read_offer(offer)
+        return self._reliability
 
     def decide(self, offer: Offer, rng: np.random.Generator) -> None:
         """One month of churn, switching and adoption (see docs/model.md, Developers)."""
@@ -425,11 +445,16 @@ class DeveloperPopulation:
         """Clients of each lab whose annualised API spend on it exceeds ``usd_per_year``.
 
         One pass over the API holders for all labs (the per-lab sums are the same as
-        :meth:`client_spend_usd_per_year`, added in the same order).
+        :meth:`client_spend_usd_per_year`, added in the same order); when the holders are
+        few, over the (lab, client) pairs that occur rather than every pair.
         """
         api = self._held[Channel.API]
         clients = self.params.developers.client_count
         key = self.lab[api].astype(np.int64) * clients + self.client[api]
+        if 8 * key.size < self.n_labs * clients:  # few holders: sum over the (lab, client) pairs that occur
+            pairs, inverse = np.unique(key, return_inverse=True)
+            spend = np.bincount(inverse, weights=self.paid_usd[api], minlength=pairs.size) * self.weight * 12.0
+            return np.bincount(pairs[spend > usd_per_year] // clients, minlength=self.n_labs)
         spend = np.bincount(key, weights=self.paid_usd[api], minlength=self.n_labs * clients)
         spend = spend.reshape(self.n_labs, clients) * self.weight * 12.0
         return (spend > usd_per_year).sum(axis=1)
