@@ -201,6 +201,10 @@ class DeveloperPopulation:
         """Which developers hold a coding agent now (bool per row)."""
         return self.state == DeveloperState.ADOPTER
 
+    def holders(self, channel: Channel) -> np.ndarray:
+        """Indices (ascending) of the developers holding an option of ``channel`` this month."""
+        return self._held[channel]
+
     def adopter_count(self) -> int:
         """Developer agents who hold a coding agent now."""
         return int(np.count_nonzero(self.state == DeveloperState.ADOPTER))
