@@ -455,7 +455,7 @@ class DeveloperPopulation:
         api = self._held[Channel.API]
         clients = self.params.developers.client_count
         key = self.lab[api].astype(np.int64) * clients + self.client[api]
-        if 8 * key.size < self.n_labs * clients:  # few holders: sum over the (lab, client) pairs that occur
+        if 32 * key.size < self.n_labs * clients:  # few holders: sum over the (lab, client) pairs that occur
             pairs, inverse = np.unique(key, return_inverse=True)
             spend = np.bincount(inverse, weights=self.paid_usd[api], minlength=pairs.size) * self.weight * 12.0
             return np.bincount(pairs[spend > usd_per_year] // clients, minlength=self.n_labs)
