@@ -87,6 +87,18 @@ def check_output_path(path: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
+def refuse_file_as_folder(out: Path, purpose: str) -> None:
+    """Refuse ``--out`` when it names a file where a folder for ``purpose`` is wanted."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a file; give a folder for {purpose}")
+
+
+def refuse_foreign_folder(out: Path, holds: str) -> None:
+    """Refuse ``--out`` when it is a folder with files in it that are not a ``holds`` of ours."""
+    if out.is_dir() and any(out.iterdir()):
+        raise InputError(f"--out {str(out)!r} is not empty and holds no {holds}; choose a new or empty folder")
+
+
 def check_writable_folder(out: Path, folder: Path) -> None:
     """Refuse ``--out`` when ``folder`` (or the nearest existing folder above it) cannot be written."""
     probe = folder

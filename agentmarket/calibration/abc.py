@@ -35,6 +35,7 @@ from agentmarket import __version__
 from agentmarket.calibration.calibrate import PRIORS, FreeParameter, load_free_parameters, write_calibrated_scenario
 from agentmarket.calibration.validate import Target, fact_month, held_facts, model_values, tolerance_errors
 from agentmarket.errors import InputError
+from agentmarket.output import refuse_file_as_folder, refuse_foreign_folder
 from agentmarket.params import month_index
 
 DB_FILE = "abc.db"
@@ -304,8 +305,7 @@ class AbcResult:
 
 def check_out_dir(out: Path, settings: AbcSettings) -> bool:
     """Refuse a folder this calibration may not write into; tell whether it holds this one already."""
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file; give a folder for the calibration")
+    refuse_file_as_folder(out, "the calibration")
     saved = out / SETTINGS_FILE
     if saved.is_file():
         try:
@@ -319,8 +319,7 @@ def check_out_dir(out: Path, settings: AbcSettings) -> bool:
                 "choose another folder or repeat its settings to resume it"
             )
         return True
-    if out.is_dir() and any(out.iterdir()):
-        raise InputError(f"--out {str(out)!r} is not empty and holds no calibration; choose a new or empty folder")
+    refuse_foreign_folder(out, "calibration")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -125,9 +125,10 @@ def check_out_dir(out: str | os.PathLike) -> Path:
     Nothing is created here: the folder is made when the figure and table are written, so
     that a comparison refused or failed before then leaves no trace.
     """
+    from agentmarket.output import refuse_file_as_folder
+
     path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--out {str(path)!r} is a file; give a folder for the figure and table")
+    refuse_file_as_folder(path, "the figure and table")
     probe = path
     while not probe.exists():
         probe = probe.parent

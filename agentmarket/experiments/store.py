@@ -26,7 +26,7 @@ from agentmarket.errors import InputError
 from agentmarket.experiments.runner import RunResult
 from agentmarket.experiments.spec import SweepSpec
 from agentmarket.files import write_atomic
-from agentmarket.output import check_writable_folder
+from agentmarket.output import check_writable_folder, refuse_file_as_folder, refuse_foreign_folder
 
 SWEEP_FILE = "sweep.json"
 DESIGN_FILE = "design.parquet"
@@ -66,8 +66,7 @@ def check_dir(out: Path, digest: str, n_runs: int, resume: bool) -> bool:
     folder holding another sweep, or other files, is never written into.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file; give a folder for the sweep's results")
+    refuse_file_as_folder(out, "the sweep's results")
     existing = read_sweep(out) if out.is_dir() else None
     if existing is not None:
         if existing.get("spec_hash") != digest:
@@ -82,8 +81,7 @@ def check_dir(out: Path, digest: str, n_runs: int, resume: bool) -> bool:
                 "pass --resume to finish it or choose another folder"
             )
         return True
-    if out.is_dir() and any(out.iterdir()):
-        raise InputError(f"--out {str(out)!r} is not empty and holds no sweep; choose a new or empty folder")
+    refuse_foreign_folder(out, "sweep")
     check_writable_folder(out, out)
     return False
 
