@@ -375,3 +375,22 @@ def test_the_page_started_with_a_posterior_says_what_the_band_carries_and_shows_
     drawn = read_posterior(post).draw(0)
     assert len(tables) == 1 and all(key in tables[0] for key in drawn)
     assert f"{drawn['adoption.imitation']:.4g}" in tables[0]
+
+
+def test_the_server_runs_with_allocators_that_give_closed_sessions_memory_back(monkeypatch):
+    from agentmarket.visualization.server import server_environment
+
+    monkeypatch.delenv("PYTHONMALLOC", raising=False)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    env = server_environment()
+    assert env["PYTHONMALLOC"] == "malloc"
+    assert env["MALLOC_ARENA_MAX"] == "1"
+
+
+def test_allocator_settings_in_the_environment_are_kept(monkeypatch):
+    from agentmarket.visualization.server import server_environment
+
+    monkeypatch.setenv("PYTHONMALLOC", "pymalloc")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    env = server_environment()
+    assert (env["PYTHONMALLOC"], env["MALLOC_ARENA_MAX"]) == ("pymalloc", "4")

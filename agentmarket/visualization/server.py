@@ -14,6 +14,17 @@ import sys
 APP = "agentmarket.visualization.app"
 KERNEL_CULL_TIMEOUT = "10m"
 """How long the server keeps a session whose page went away without closing (override: SOLARA_KERNEL_CULL_TIMEOUT)."""
+ALLOCATOR_ENVIRONMENT = {"PYTHONMALLOC": "malloc", "MALLOC_ARENA_MAX": "1"}
+"""Allocator settings that let a closed session's memory go back to the operating system.
+
+Without them the memory of closed sessions stays in the server as free but resident heap:
+Python's small-object allocator gives a 1 MiB arena back only once every object in it is
+gone, and a few long-lived objects made while a session ran (interned names, thread records)
+keep many arenas; and glibc gives each of the server's threads its own heap, whose free top
+``malloc_trim`` does not shrink. Python's objects in glibc's one main heap are freed page by
+page by the ``malloc_trim`` the dashboard runs after a session closes. Each can be overridden
+in the environment.
+"""
 
 
 def server_command(host: str, port: int) -> list[str]:
@@ -36,7 +47,7 @@ def server_command(host: str, port: int) -> list[str]:
 
 
 def server_environment(posterior: str | None = None) -> dict[str, str]:
-    """The environment for the server: no telemetry, no CDN fallback needed, lost sessions culled.
+    """The environment for the server: no telemetry, no CDN fallback, lost sessions culled, memory given back.
 
     ``posterior`` is the posterior file every new page starts with (none: the page starts without).
     """
@@ -51,6 +62,8 @@ def server_environment(posterior: str | None = None) -> dict[str, str]:
     # a tab that closes sends a close beacon and its models are freed at once; one that vanishes
     # without it (a crash, a lost network) is culled after this long instead of solara's 24 h
     env.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", KERNEL_CULL_TIMEOUT)
+    for name, value in ALLOCATOR_ENVIRONMENT.items():
+        env.setdefault(name, value)
     return env
 
 
