@@ -72,6 +72,9 @@ CLEARING = [
     *CAPACITY,
     "tests/test_edge_cases.py::test_zero_capacity_at_one_layer_serves_nothing_and_binds",
 ]
+NETWORKX_CUT = "tests/test_min_cut.py::test_networkx_min_cut_is_used_beyond_the_candidate_limit"
+"""The networkx cut is the fallback for graphs with too many candidate cuts: only this test reaches it."""
+CANDIDATE_CUT = "tests/test_min_cut.py::test_min_cut_is_networkx_flow_and_cut"
 BOOKS = [
     "tests/test_units.py::test_a_labs_books_split_compute_by_use_and_cash_moves_by_ebitda",
     "tests/test_clearing_rules.py::test_take_or_pay_is_scaled_down_by_what_a_short_cloud_delivers",
@@ -141,32 +144,32 @@ MUTANTS: list[Mutant] = [
     m(
         "clear-cloud-cap",
         SG,
-        "take[v] = passed_up = min(capacity[v], asked[v])",
-        "take[v] = passed_up = asked[v]",
+        "take[k] = passed_up = min(cap[k], asked[k])",
+        "take[k] = passed_up = asked[k]",
         "a cloud passes on all it is asked, past its capacity",
         CLEARING,
     ),
     m(
         "clear-supplier-cap",
         SG,
-        "take[v] = min(capacity[v], incoming[v])",
-        "take[v] = incoming[v]",
+        "take[k] = min(cap[k], incoming[k])",
+        "take[k] = incoming[k]",
         "a supplier takes all it is asked, past its capacity",
         CLEARING,
     ),
     m(
         "clear-served-cap",
         SG,
-        "served[v] = min(capacity[v], got, take[v])",
-        "served[v] = min(got, take[v])",
+        "served[k] = min(cap[k], inflow[k], take[k])",
+        "served[k] = min(inflow[k], take[k])",
         "served no longer capped by the node's capacity",
         CLEARING,
     ),
     m(
         "clear-split-equal",
         SG,
-        "return caps / caps.sum()",
-        "return np.full(len(preds), 1.0 / len(preds))",
+        "weights = [np.float64(c / total) for c in caps]",
+        "weights = [np.float64(1.0 / len(preds))] * len(preds)",
         "asks split equally among suppliers, not pro rata to capacity",
         CLEARING,
     ),
@@ -184,7 +187,23 @@ MUTANTS: list[Mutant] = [
         'if "node" in d and u in reachable and w not in reachable}',
         'if "node" in d and u in reachable}',
         "binding nodes: every node reachable from the source, not those on the cut",
-        CLEARING,
+        [*CLEARING, NETWORKX_CUT],
+    ),
+    m(
+        "cut-tie-last",
+        SG,
+        "k = int(np.argmax(totals <= value + value * TIE_REL))",
+        "k = int(len(totals) - 1 - np.argmax((totals <= value + value * TIE_REL)[::-1]))",
+        "of the tied minimum cuts, the largest sink side, not networkx's smallest",
+        [*CLEARING, CANDIDATE_CUT],
+    ),
+    m(
+        "cut-demand-ignored",
+        SG,
+        "totals = self.crossing @ weights",
+        "totals = self.crossing[:, : self.capacity_crossed.shape[1]] @ weights[: self.capacity_crossed.shape[1]]",
+        "candidate cuts priced without the demand edges they cross",
+        [*CLEARING, CANDIDATE_CUT],
     ),
     m(
         "market-contract-end",
