@@ -85,7 +85,7 @@ RATIONING = [*RATIONING_UNITS, *CAPACITY, *MONEY]
 PRICING = [
     *PRICING_UNITS,
     "tests/test_model_core.py::test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tightens_rationing",
-    "tests/test_scenarios_library.py::test_price_war_puts_lab_b_below_its_rival_and_takes_share",
+    "tests/test_scenarios_library.py::test_price_war_puts_lab_b_below_its_rival_and_wins_it_subscribers",
     "tests/test_edge_cases.py::test_a_lab_that_runs_out_of_cash_is_distressed_then_exits",
 ]
 ADOPTION = [

@@ -118,7 +118,7 @@ def test_grid_crunch_doubles_grid_lead_and_delivers_less_grid_capacity():
         assert crunch.loc["2026-12-01"] < 0.9 * base.loc["2026-12-01"]
 
 
-def test_price_war_puts_lab_b_below_its_rival_and_takes_share():
+def test_price_war_puts_lab_b_below_its_rival_and_wins_it_subscribers():
     """Undercutting by 30% wins lab_b subscribers once it has any (from 2025: before, a few
     thousand agents' worth at this size); pooled over the seeds, since a seed's lab_b holds only
     tens of sampled developers."""
@@ -133,12 +133,12 @@ def test_price_war_puts_lab_b_below_its_rival_and_takes_share():
         assert (b[active].iloc[6:] < a[active].iloc[6:]).all(), f"seed {seed}: lab_b is not the cheaper lab"
         war_subs += series("price-war", seed, "lab_b", "subscribers").iloc[24:].mean()
         base_subs += series("baseline", seed, "lab_b", "subscribers").iloc[24:].mean()
-    assert war_subs > base_subs, "undercutting took no share"
+    assert war_subs > base_subs, "undercutting won no subscribers"
 
 
 def test_capability_stall_keeps_capability_flat_after_the_stall_month():
-    """Every lab below the capability ceiling at the stall stops gaining; lab_a has reached the
-    ceiling (max_share) by then in the baseline, so lab_b is the lab the stall holds back."""
+    """After the stall month training adds no capability: every lab's capability is the
+    baseline's up to the stall and flat after it, whatever its training budget."""
     stall = pd.Timestamp(load_scenario("capability-stall").capability.stall_month + "-01")
     for seed in SEEDS:
         for lab in ("lab_a", "lab_b"):
