@@ -60,9 +60,10 @@ RELEASE_DELAY_S = 2.0
 def release_memory() -> None:
     """Collect garbage and hand freed heap pages back to the operating system.
 
-    The server's many threads each have a malloc arena; glibc returns freed memory from them
-    only on ``malloc_trim``, so without it a closed session's models stay in the server's
-    resident memory. Elsewhere than glibc only the collection runs.
+    glibc returns freed memory inside its heap only on ``malloc_trim``, so without it a closed
+    session's models stay in the server's resident memory; the server's allocator settings
+    (:data:`agentmarket.visualization.server.ALLOCATOR_ENVIRONMENT`) put Python's objects and
+    every thread in the one heap this trims. Elsewhere than glibc only the collection runs.
     """
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
