@@ -203,6 +203,10 @@ def test_picking_another_scenario_starts_a_new_run(server, context):
     tab.page.wait_for_function(
         "document.querySelector('.am-run-label').innerText.includes('grid-crunch')", timeout=15_000
     )
+    # the label and the month are separate widgets, drawn one after the other
+    tab.page.wait_for_function(
+        "document.querySelector('.am-date .am-value').innerText.endsWith('(start)')", timeout=10_000
+    )
     assert tab.date.endswith("(start)")
     tab.step(3)
     tab.shot("dashboard-grid-crunch.png")
