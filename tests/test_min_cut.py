@@ -23,16 +23,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from networkx.algorithms.flow import edmonds_karp
+from strategies import subset
 
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import bundled_scenarios, load_scenario
 from agentmarket.supply_graph import OTHER_AI, SINK, SOURCE, Clearing, CutCandidates, build_supply_graph
 
 CAPACITATED = ("supplier", "cloud")
-
-
-def subset(names: list[str]) -> st.SearchStrategy:
-    return st.lists(st.sampled_from(names), unique=True, max_size=len(names)) if names else st.just([])
 
 
 @st.composite

@@ -33,6 +33,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from networkx.algorithms.flow import shortest_augmenting_path
 from pydantic import BaseModel
+from strategies import subset
 
 from agentmarket.agents.labs import LabState
 from agentmarket.model import MarketModel
@@ -127,10 +128,6 @@ def draw_table(draw, model: type[BaseModel], key: str, refs: dict[str, st.Search
         else:
             out[name] = draw(field_strategy(field, path))
     return out
-
-
-def subset(names: list[str]) -> st.SearchStrategy:
-    return st.lists(st.sampled_from(names), unique=True, max_size=len(names)) if names else st.just([])
 
 
 @st.composite
