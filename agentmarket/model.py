@@ -24,7 +24,15 @@ from agentmarket.agents.clouds import CloudAgent, spot_demand_share
 from agentmarket.agents.developers import Channel, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
-from agentmarket.market import MarketConditions, base_price, contract_price, decaying_growth, month_index, month_label
+from agentmarket.market import (
+    MarketConditions,
+    base_price,
+    contract_price,
+    decaying_growth,
+    month_index,
+    month_label,
+    ordered_sum,
+)
 from agentmarket.metrics import names_for
 from agentmarket.params import Layer, Params
 from agentmarket.supply_graph import OTHER_AI, Clearing, ClearingResult, build_supply_graph
@@ -71,7 +79,8 @@ class MarketModel(mesa.Model):
         p = self.params
         self._stepping = False
         self.step_index = month_index(p.capability.step_month)
-        self.end_month = p.start_index + p.simulation.months
+        self.start_index = p.start_index
+        self.end_month = self.start_index + p.simulation.months
         self.booking_lead = max((lab.booking_lead_months for lab in p.labs.values()), default=0)
         self.graph = build_supply_graph(p)
 
@@ -90,6 +99,10 @@ class MarketModel(mesa.Model):
         self.lab_names = [lab.name for lab in self.labs]
         self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
+        self._spot_sellers = [
+            [i for i, c in enumerate(self.clouds) if self.clearing.buyer_edges[i, buyer] and not c.owner]
+            for buyer in range(len(self.lab_names) + 1)
+        ]
 
         self.developers = DeveloperPopulation(self, self.lab_names, self.plan_names)
 
@@ -133,7 +146,7 @@ class MarketModel(mesa.Model):
         While ``step`` runs it is the month being simulated (Mesa counts a step from its
         start); before the first step and between steps it is the next month to simulate.
         """
-        return self.params.start_index + self.steps - (1 if self._stepping else 0)
+        return self.start_index + self.steps - (1 if self._stepping else 0)
 
     @property
     def date(self) -> str:
@@ -143,7 +156,7 @@ class MarketModel(mesa.Model):
     @property
     def years_elapsed(self) -> float:
         """Years since the first month (fractional)."""
-        return (self.month - self.params.start_index) / 12.0
+        return (self.month - self.start_index) / 12.0
 
     @property
     def hardware_deflator(self) -> float:
@@ -293,8 +306,9 @@ class MarketModel(mesa.Model):
 
     def supply_phase(self) -> None:
         """Suppliers receive expansions, set prices and order expansions; then the month's conditions are built."""
+        month = self.month
         for supplier in self.suppliers:
-            supplier.step(self.month)
+            supplier.step(month)
         self.conditions = self.observe_market()
 
     def cloud_phase(self) -> None:
@@ -351,30 +365,13 @@ class MarketModel(mesa.Model):
     def clear_market(self) -> ClearingResult:
         """Requests to each cloud (contracts, then spot), the allocation, and the binding layers."""
         n_c, n_b = len(self.clouds), len(self.labs) + 1
-        contract_req = np.zeros((n_c, n_b))
-        spot_req = np.zeros((n_c, n_b))
-        booked = np.zeros((n_c, n_b))
-        contract_value = np.zeros((n_c, n_b))
+        contract_req = [[0.0] * n_b for _ in range(n_c)]
+        spot_req = [[0.0] * n_b for _ in range(n_c)]
+        contract_value = [[0.0] * n_b for _ in range(n_c)]
         for j, lab in enumerate(self.labs):
             if not lab.active:
                 continue
-            for k in lab.contracts:
-                if k.start <= self.month < k.end:
-                    booked[k.cloud, j] += k.acc
-                    contract_value[k.cloud, j] += k.acc * k.price_usd_per_acc_month
-            own = np.zeros(n_c, dtype=bool)
-            for i, c in enumerate(self.clouds):
-                if c.owner == lab.name:
-                    own[i] = True
-                    booked[i, j] += c.capacity
-                    contract_value[i, j] += c.capacity * c.contract_price
-            on_own = min(lab.demand, booked[own, j].sum())
-            contract_req[own, j] = booked[own, j] * (on_own / booked[own, j].sum() if on_own > 0 else 0.0)
-            rest, others = lab.demand - on_own, booked[~own, j].sum()
-            contract_req[~own, j] = booked[~own, j] * (
-                (1.0 if rest >= others else rest / others) if others > 0 else 0.0
-            )
-            shortfall = max(0.0, lab.demand - booked[:, j].sum())
+            shortfall = self.request_contracts(lab, j, contract_req, contract_value)
             reference = lab.contract_price_now
             self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
         other = self.params.market
@@ -391,11 +388,11 @@ class MarketModel(mesa.Model):
 
         capacity = {s.name: s.supports_acc for s in self.suppliers}
         capacity.update({c.name: c.capacity for c in self.clouds})
+        self._contract_value = np.array(contract_value)
+        self._contract_req = np.array(contract_req)
         result = self.clearing.clear(
-            capacity, contract_req, spot_req, lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
+            capacity, self._contract_req, np.array(spot_req), lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
         )
-        self._contract_value = contract_value
-        self._contract_req = contract_req
         for s in self.suppliers:
             s.record_flow(result.node_asked[s.name], result.node_served[s.name], s.name in result.binding_nodes)
         for c in self.clouds:
@@ -408,24 +405,59 @@ class MarketModel(mesa.Model):
         self.compute_served = float(result.contract_served.sum() + result.spot_served.sum())
         return result
 
-    def _route_spot(self, spot_req: np.ndarray, buyer: int, amount: float, reference: float, limit: float) -> None:
+    def request_contracts(
+        self, lab: LabAgent, j: int, contract_req: list[list[float]], contract_value: list[list[float]]
+    ) -> float:
+        """Fill column ``j`` (the lab) of the contract requests and their value; return the demand left for spot.
+
+        The lab runs on its own fleet first, then on its contracts with open clouds pro rata
+        to what it booked with each (accelerators; value in USD/month at the contracts'
+        prices). Rows are clouds. The sums are taken term by term, as numpy sums short columns.
+        """
+        clouds = self.clouds
+        booked = [0.0] * len(clouds)
+        value = [0.0] * len(clouds)
+        for k in lab.live_contracts():
+            booked[k.cloud] += k.acc
+            value[k.cloud] += k.acc * k.price_usd_per_acc_month
+        own = [i for i, c in enumerate(clouds) if c.owner == lab.name]
+        for i in own:
+            booked[i] += clouds[i].capacity
+            value[i] += clouds[i].capacity * clouds[i].contract_price
+        others = [i for i, c in enumerate(clouds) if c.owner != lab.name]
+        own_booked = ordered_sum([booked[i] for i in own])
+        on_own = min(lab.demand, own_booked)
+        own_share = on_own / own_booked if on_own > 0 else 0.0
+        rest, others_booked = lab.demand - on_own, ordered_sum([booked[i] for i in others])
+        others_share = (1.0 if rest >= others_booked else rest / others_booked) if others_booked > 0 else 0.0
+        for i in range(len(clouds)):
+            contract_req[i][j] = booked[i] * (own_share if i in own else others_share)
+            contract_value[i][j] = value[i]
+        return max(0.0, lab.demand - ordered_sum(booked))
+
+    def _route_spot(
+        self, spot_req: list[list[float]], buyer: int, amount: float, reference: float, limit: float
+    ) -> None:
         """Ask the clouds that sell to ``buyer`` for spot compute, pro rata to their spare places.
 
         The buyer takes all of ``amount`` from a cloud priced at or below ``reference``
-        (USD/acc-month), less as the price rises, and none at ``limit``.
+        (USD/acc-month), less as the price rises, and none at ``limit``. ``spot_req`` rows
+        are clouds, columns buyers (accelerators).
         """
         if amount <= 0:
             return
-        sellers = [i for i, c in enumerate(self.clouds) if self.clearing.buyer_edges[i, buyer] and not c.owner]
+        sellers = self._spot_sellers[buyer]
         if not sellers:
             return
-        spare = np.array(
-            [max(self.clouds[i].capacity - self.clouds[i].booked.get(self.month, 0.0), 0.0) for i in sellers]
-        )
-        if spare.sum() <= 0:
-            spare = np.array([max(self.clouds[i].capacity, 1e-9) for i in sellers])
-        take = np.array([spot_demand_share(self.clouds[i].spot_price, reference, limit) for i in sellers])
-        spot_req[sellers, buyer] += amount * take * spare / spare.sum()
+        month = self.month
+        spare = [max(self.clouds[i].capacity - self.clouds[i].booked.get(month, 0.0), 0.0) for i in sellers]
+        total = ordered_sum(spare)
+        if total <= 0:
+            spare = [max(self.clouds[i].capacity, 1e-9) for i in sellers]
+            total = ordered_sum(spare)
+        for i, room in zip(sellers, spare, strict=True):
+            take = spot_demand_share(self.clouds[i].spot_price, reference, limit)
+            spot_req[i][buyer] += amount * take * room / total
 
     def settle_books(self, result: ClearingResult) -> None:
         """Money changes hands: developers to labs, labs and other AI buyers to clouds.

@@ -42,6 +42,7 @@ import networkx as nx
 import numpy as np
 from networkx.algorithms.flow import edmonds_karp
 
+from agentmarket.market import ordered_sum
 from agentmarket.params import Layer, Params
 
 SOURCE = "source"
@@ -96,16 +97,6 @@ def build_supply_graph(params: Params) -> nx.DiGraph:
     if not nx.is_directed_acyclic_graph(g):
         raise ValueError("supply graph has a cycle; check the suppliers' upstream lists")
     return g
-
-
-def ordered_sum(values: list[float]) -> float:
-    """The sum numpy gives for these values: term by term for fewer than eight, else numpy's own."""
-    if len(values) >= 8:
-        return float(np.sum(values))
-    total = 0.0
-    for x in values:
-        total += x
-    return total
 
 
 class CutCandidates:

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentmarket.market import clamp, ordered_mean, ordered_sum
 from agentmarket.model import linear_quantiles
-from agentmarket.supply_graph import ordered_sum
 
 
 @settings(max_examples=300, deadline=None)
@@ -25,3 +25,20 @@ def test_linear_quantiles_are_numpys_percentiles_to_the_last_bit(values, fractio
 @given(st.lists(st.floats(min_value=0.0, max_value=1e12, allow_nan=False), max_size=20))
 def test_ordered_sum_is_numpys_sum_to_the_last_bit(values):
     assert ordered_sum(values) == float(np.sum(np.array(values, dtype=np.float64)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), min_size=1, max_size=20))
+def test_ordered_mean_is_numpys_mean_to_the_last_bit(values):
+    assert ordered_mean(values) == float(np.mean(np.array(values, dtype=np.float64)))
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e6, max_value=1e6),
+    st.floats(min_value=-1e6, max_value=1e6),
+)
+def test_clamp_is_numpys_clip(value, low, high):
+    expected = float(np.clip(value, low, high))
+    got = clamp(value, low, high)
+    assert got == expected or (np.isnan(got) and np.isnan(expected))
