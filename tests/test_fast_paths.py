@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import mesa
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.labs import LabAgent
 from agentmarket.market import clamp, ordered_mean, ordered_sum
-from agentmarket.model import linear_quantiles
+from agentmarket.model import MarketModel, linear_quantiles
+from agentmarket.scenarios import load_scenario
 
 
 @settings(max_examples=300, deadline=None)
@@ -42,3 +48,22 @@ def test_clamp_is_numpys_clip(value, low, high):
     expected = float(np.clip(value, low, high))
     got = clamp(value, low, high)
     assert got == expected or (np.isnan(got) and np.isnan(expected))
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "vertical-integration"])
+def test_market_collector_records_what_mesas_collector_records(scenario):
+    params = load_scenario(scenario, {"simulation.developer_agents": 300, "simulation.months": 14})
+    model = MarketModel(params, rng=5)
+    model_reporters, agenttype_reporters = MarketModel.reporters()
+    mesas = mesa.DataCollector(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+    for _ in range(params.simulation.months):
+        model.step()
+        mesas.collect(model)
+    ours = model.datacollector
+    pd.testing.assert_frame_equal(ours.get_model_vars_dataframe(), mesas.get_model_vars_dataframe(), check_exact=True)
+    for agent_type in (LabAgent, CloudAgent):
+        pd.testing.assert_frame_equal(
+            ours.get_agenttype_vars_dataframe(agent_type),
+            mesas.get_agenttype_vars_dataframe(agent_type),
+            check_exact=True,
+        )
