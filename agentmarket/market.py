@@ -69,6 +69,21 @@ def ordered_mean(values: Sequence[float]) -> float:
     return ordered_sum(values) / len(values)
 
 
+def column_sums(rows: Sequence[Sequence[float]], width: int) -> list[float]:
+    """``np.array(rows)[:, :width].sum(axis=0)`` to the last bit, for a few short rows.
+
+    numpy adds such columns row after row, from the first row on; a single column it sums
+    as one vector (:func:`ordered_sum`). ``rows`` must not be empty.
+    """
+    if width == 1:
+        return [ordered_sum([row[0] for row in rows])]
+    totals = list(rows[0][:width])
+    for row in rows[1:]:
+        for j in range(width):
+            totals[j] += row[j]
+    return totals
+
+
 def clamp(value: float, low: float, high: float) -> float:
     """``float(np.clip(value, low, high))`` for one number: at least ``low``, then at most ``high``."""
     return float(min(max(value, low), high))

@@ -29,6 +29,7 @@ from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import (
     MarketConditions,
     base_price,
+    column_sums,
     contract_price,
     decaying_growth,
     month_index,
@@ -536,23 +537,8 @@ class MarketModel(mesa.Model):
         Contracts are take-or-pay: a lab pays for all it booked, scaled down only when the
         cloud could not deliver its contracts in full. Spot is paid as served.
         """
-        asked = self._contract_req.sum(axis=1)
-        fill = np.divide(result.contract_served.sum(axis=1), asked, out=np.ones(len(self.clouds)), where=asked > 0)
-        spot_price = np.array([c.spot_price for c in self.clouds])
-        paid = self._contract_value * fill[:, None] + result.spot_served * spot_price[:, None]
-        lab_paid = paid[:, : len(self.labs)].sum(axis=0)
-        lab_spot_paid = (result.spot_served * spot_price[:, None])[:, : len(self.labs)].sum(axis=0)
-        for c, revenue in zip(self.clouds, paid.sum(axis=1), strict=True):
-            c.revenue = float(revenue)
-        served = result.contract_served + result.spot_served
-        self.other_ai_served = float(served[:, -1].sum())
-        self.other_ai_paid = float(paid[:, -1].sum())
-
-        lab_served = served[:, : len(self.labs)].sum(axis=0)
-        asked_contracts = self._contract_req.sum(axis=0)
-        for j, lab in enumerate(self.labs):
-            fill_j = result.contract_served[:, j].sum() / asked_contracts[j] if asked_contracts[j] > 0 else 1.0
-            lab.receive_compute(float(lab_served[j]), float(fill_j), float(result.spot_served[:, j].sum()))
+        lab_paid, lab_spot_paid = self.pay_clouds(result)
+        self.deliver_to_labs(result)
         service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
         dev.pay(self.offer, service)
@@ -574,11 +560,51 @@ class MarketModel(mesa.Model):
         self.agent_work_share = float(work.sum())
         self._update_layer_stats()
 
+    def pay_clouds(self, result: ClearingResult) -> tuple[list[float], list[float]]:
+        """Each cloud's revenue and what other AI buyers paid (USD/month); returns what each lab paid, and of it at spot.
+
+        Contracts are paid at their value times the cloud's contract fill, spot at the
+        cloud's spot price. The month's few (clouds x buyers) figures are added as Python
+        floats, in numpy's order (:func:`~agentmarket.market.column_sums`).
+        """
+        n_labs = len(self.labs)
+        value = self._contract_value.tolist()
+        asked = self._contract_req.tolist()
+        contract_served = result.contract_served.tolist()
+        spot_served = result.spot_served.tolist()
+        paid, spot_paid = [], []
+        for i, cloud in enumerate(self.clouds):
+            total_asked = ordered_sum(asked[i])
+            fill = ordered_sum(contract_served[i]) / total_asked if total_asked > 0 else 1.0
+            price = cloud.spot_price
+            paid.append([v * fill + s * price for v, s in zip(value[i], spot_served[i], strict=True)])
+            spot_paid.append([s * price for s in spot_served[i]])
+            cloud.revenue = ordered_sum(paid[i])
+        self.other_ai_served = ordered_sum([c[-1] + s[-1] for c, s in zip(contract_served, spot_served, strict=True)])
+        self.other_ai_paid = ordered_sum([row[-1] for row in paid])
+        return column_sums(paid, n_labs), column_sums(spot_paid, n_labs)
+
+    def deliver_to_labs(self, result: ClearingResult) -> None:
+        """Each lab receives the compute served to it (accelerators), its contract fill and its spot compute."""
+        n_labs = len(self.labs)
+        contract_served = result.contract_served.tolist()
+        spot_served = result.spot_served.tolist()
+        served = [
+            [c + s for c, s in zip(cr, sr, strict=True)] for cr, sr in zip(contract_served, spot_served, strict=True)
+        ]
+        lab_served = column_sums(served, n_labs)
+        asked = column_sums(self._contract_req.tolist(), n_labs + 1)
+        for j, lab in enumerate(self.labs):
+            fill = ordered_sum([row[j] for row in contract_served]) / asked[j] if asked[j] > 0 else 1.0
+            lab.receive_compute(float(lab_served[j]), float(fill), ordered_sum([row[j] for row in spot_served]))
+
     def _update_layer_stats(self) -> None:
+        """Each layer's capacity, demand, utilisation, binding flag and capacity-weighted price (the layer metrics)."""
         for layer, members in self._layer_members.items():
-            cap = sum(s.capacity for s in members)
+            caps = [s.capacity for s in members]
+            cap = sum(caps)
             served = sum(s.served for s in members)
-            weights = np.array([max(s.capacity, 1e-12) for s in members])
+            weights = np.array([max(c, 1e-12) for c in caps])
             self.layer_stats[layer.value] = {
                 "capacity": cap,
                 "demand": sum(s.demand for s in members),

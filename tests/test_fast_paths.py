@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
-from agentmarket.market import clamp, ordered_mean, ordered_sum
+from agentmarket.market import clamp, column_sums, ordered_mean, ordered_sum
 from agentmarket.model import MarketModel, linear_quantiles
 from agentmarket.scenarios import load_scenario
 
@@ -67,3 +67,20 @@ def test_market_collector_records_what_mesas_collector_records(scenario):
             mesas.get_agenttype_vars_dataframe(agent_type),
             check_exact=True,
         )
+
+
+@st.composite
+def short_rows(draw):
+    """A few rows of equal length and how many leading columns to sum (all, or all but one or two)."""
+    width = draw(st.integers(min_value=1, max_value=12))
+    length = width + draw(st.integers(min_value=0, max_value=2))
+    row = st.lists(st.floats(min_value=-1e12, max_value=1e12), min_size=length, max_size=length)
+    return draw(st.lists(row, min_size=1, max_size=20)), width
+
+
+@settings(max_examples=300, deadline=None)
+@given(short_rows())
+def test_column_sums_are_numpys_column_sums_to_the_last_bit(rows_and_width):
+    rows, width = rows_and_width
+    expected = np.array(rows, dtype=np.float64)[:, :width].sum(axis=0)
+    assert column_sums(rows, width) == expected.tolist()

@@ -426,9 +426,12 @@ class LabAgent(mesa.Agent):
 
     def committed_usd(self, months: int) -> float:
         """What the lab's contracts bind it to pay over the next ``months`` months (USD)."""
-        now = self.conditions.month
+        first = self.conditions.month + 1
+        last = first + months  # the months first, ..., last - 1
         return sum(
-            c.acc * c.price_usd_per_acc_month * max(0, min(c.end, now + 1 + months) - max(c.start, now + 1))
+            c.acc
+            * c.price_usd_per_acc_month
+            * max(0, (c.end if c.end < last else last) - (c.start if c.start > first else first))
             for c in self.contracts
         )
 
