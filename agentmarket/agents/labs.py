@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.market import MarketConditions, clamp, decaying_growth, holt_update, month_index, ordered_mean
+from agentmarket.market import (
+    MarketConditions,
+    clamp,
+    decaying_growth,
+    holt_update,
+    month_index,
+    ordered_mean,
+    ordered_sum,
+)
 from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy
 
 if TYPE_CHECKING:
@@ -459,12 +467,14 @@ class LabAgent(mesa.Agent):
         """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""
         if need <= 0:
             return
-        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
-        if offers.sum() <= 0:
+        offers = [c.offer_capacity(start) for _, c in self.sellers]
+        total = ordered_sum(offers)
+        if total <= 0:
             return
-        total = offers.sum()
-        take = offers if need >= total else offers * (need / total)
-        for (index, cloud), acc in zip(self.sellers, take, strict=True):
+        scale = None if need >= total else need / total
+        for (index, cloud), offer in zip(self.sellers, offers, strict=True):
+            # a numpy scalar, as the contracts have always held: Python's sum adds plain floats with compensation
+            acc = np.float64(offer if scale is None else offer * scale)
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)

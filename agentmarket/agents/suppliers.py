@@ -144,9 +144,9 @@ class SupplierAgent(mesa.Agent):
 
     def record_flow(self, demand_acc: float, served_acc: float, binding: bool) -> None:
         """Store this month's demand and served fleet, in the layer's own units."""
-        self.demand = self.to_layer_units(demand_acc)
-        self.served = min(self.to_layer_units(served_acc), self.capacity)
         cap = self.capacity
+        self.demand = self.to_layer_units(demand_acc)
+        self.served = min(self.to_layer_units(served_acc), cap)
         # demand on a sliver of capacity overflows to inf (a float division never raises): pressure saturates in the rules
         self.pressure = float(self.demand) / float(cap) if cap > 0 else (0.0 if self.demand <= 0 else 10.0)
         self.binding = int(binding)
