@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 
+def nan_to_num(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values)``, without its general machinery when every value is finite (the usual case)."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values)
+
+
 class DeveloperState(IntEnum):
     """Where a developer stands with coding agents."""
 
@@ -40,6 +45,10 @@ class Channel(IntEnum):
 
     SUBSCRIPTION = 0
     API = 1
+
+
+CHANNELS = tuple(Channel)
+"""The channels in order, iterated a few times a month (iterating the enum itself costs more)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -301,7 +310,7 @@ class DeveloperPopulation:
         u_adopt = rng.random(deciders.size)
         holder_channel = self.channel[holders]
         decider_channel = self.channel[deciders]
-        for channel in Channel:
+        for channel in CHANNELS:
             mine = holder_channel == channel
             self.review_adopters(holders[mine], u_churn[mine], u_review[mine], offer, channel, rng)
             mine = decider_channel == channel
@@ -388,7 +397,7 @@ class DeveloperPopulation:
         self.plan[:] = -1
         self.work_share[:] = 0.0
         adopted = self.adopted
-        for channel in Channel:
+        for channel in CHANNELS:
             idx = np.flatnonzero(adopted & self._in_channel[channel])
             self._held[channel] = idx
             if not idx.size:
@@ -415,7 +424,7 @@ class DeveloperPopulation:
         self.paid_usd[:] = 0.0
         self.value_usd[:] = 0.0
         sub = self._held[Channel.SUBSCRIPTION]
-        self.paid_usd[sub] = np.nan_to_num(offer.plan_price_usd[self.lab[sub], self.plan[sub]])
+        self.paid_usd[sub] = nan_to_num(offer.plan_price_usd[self.lab[sub], self.plan[sub]])
         api = self._held[Channel.API]
         lab = self.lab[api]
         self.paid_usd[api] = self.compute_acc[api] * service_level[lab] * offer.api_price_usd_per_acc[lab]

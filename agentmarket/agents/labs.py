@@ -437,10 +437,9 @@ class LabAgent(mesa.Agent):
         first = self.conditions.month + 1
         last = first + months  # the months first, ..., last - 1
         return sum(
-            c.acc
-            * c.price_usd_per_acc_month
-            * max(0, (c.end if c.end < last else last) - (c.start if c.start > first else first))
+            c.acc * c.price_usd_per_acc_month * (overlap if overlap > 0 else 0)
             for c in self.contracts
+            for overlap in ((c.end if c.end < last else last) - (c.start if c.start > first else first),)
         )
 
     def fundable_usd(self) -> float:
