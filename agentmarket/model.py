@@ -44,6 +44,8 @@ LAB_METRICS = names_for("lab")
 CLOUD_METRICS = names_for("cloud")
 LAYER_METRICS = names_for("layer")
 MARKET_METRICS = names_for("market")
+LAYER_NAMES = tuple(layer.value for layer in Layer)
+"""The supply layers' names, upstream first."""
 
 
 def linear_quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
@@ -77,9 +79,21 @@ IMMUTABLE_VALUES = (float, int, str, bool, tuple, np.floating, np.integer)
 """Types a collected value is kept as (Mesa deep-copies values, which for these returns an equal value)."""
 
 
+PLAIN_TYPES = frozenset((float, int, str, bool, np.float64, np.int64))
+"""The immutable types reported values have, checked by identity before the general test."""
+
+
 def kept(value: object) -> object:
     """A collected value as Mesa would store it: itself when immutable, else a deep copy."""
     return value if isinstance(value, IMMUTABLE_VALUES) else deepcopy(value)
+
+
+def kept_all(values: tuple) -> tuple:
+    """:func:`kept` of each value; the tuple itself when every value is of a plain immutable type."""
+    for value in values:
+        if type(value) not in PLAIN_TYPES:
+            return tuple(map(kept, values))
+    return values
 
 
 class MarketDataCollector(mesa.DataCollector):
@@ -123,8 +137,8 @@ class MarketDataCollector(mesa.DataCollector):
             super().collect(model)
             return
         self._collection_steps.append(model.time)
-        for (column, _), value in zip(self._model_attributes, self._read_model(model), strict=True):
-            column.append(kept(value))
+        for (column, _), value in zip(self._model_attributes, kept_all(self._read_model(model)), strict=True):
+            column.append(value)
         for column, layer, metric in self._layer_metrics:
             column.append(kept(model.layer_stats[layer][metric]))
         for column, reporter in self._model_calls:
@@ -137,7 +151,7 @@ class MarketDataCollector(mesa.DataCollector):
                 continue
             now = model.time
             records[agent_type] = [
-                (now, agent.unique_id, *map(kept, getter(agent))) for agent in model.agents_by_type[agent_type]
+                (now, agent.unique_id, *kept_all(getter(agent))) for agent in model.agents_by_type[agent_type]
             ]
         self._agenttype_records[model.time] = records
 
@@ -338,9 +352,9 @@ class MarketModel(mesa.Model):
     @property
     def binding_layer(self) -> str:
         """The supply layer on this month's minimum cut, 'cloud', or 'none' when demand is met."""
-        for layer in Layer:
-            if layer.value in self.binding_layers:
-                return layer.value
+        for layer in LAYER_NAMES:
+            if layer in self.binding_layers:
+                return layer
         return "cloud" if self.cloud_binding else "none"
 
     def sellers_for(self, lab: LabAgent) -> list[tuple[int, CloudAgent]]:
