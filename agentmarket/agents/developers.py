@@ -184,6 +184,9 @@ class DeveloperPopulation:
         self._read_offer: Offer | None = None  # the offer the cached options and reliability were derived from
         self._options: dict[Channel, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._reliability = np.ones(self.n_labs)
+        self._delivered = np.ones(self.n_labs)  # per lab: service level times reliability (share of work's time saved)
+        self._api_usd_per_work_share = np.zeros(self.n_labs)  # per lab: API price of a whole developer's work, served
+        self._plan_cap = np.ones(0)  # per subscription option: most work share the plan allows
 
     def step(self, offer: Offer) -> np.ndarray:
         """One month of the developers: churn, switching and adoption against ``offer``, then usage.
@@ -245,6 +248,11 @@ class DeveloperPopulation:
         with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
             z = (offer.capability - d.reliability_half_capability) / d.reliability_width
         self._reliability = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        self._delivered = offer.service_level * self._reliability
+        self._api_usd_per_work_share = (
+            offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
+        )
+        self._plan_cap = offer.plan_cap.reshape(-1)
         self._read_offer = offer
 
     def evaluate(self, idx: np.ndarray, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -279,15 +287,13 @@ class DeveloperPopulation:
         """
         _lab, _plan, price = self.options(offer, channel)
         auto = np.minimum(1.0, self.affinity[idx] * offer.capability[lab])
-        service = offer.service_level[lab]
         if channel is Channel.API:
             share = np.minimum(1.0, auto * self.params.developers.api_usage_multiple)
-            per_use = offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
-            cost = share * per_use[lab] + price[option]
+            cost = share * self._api_usd_per_work_share[lab] + price[option]
         else:
-            share = np.minimum(auto, offer.plan_cap.reshape(-1)[option])
+            share = np.minimum(auto, self._plan_cap[option])
             cost = np.broadcast_to(price[option], share.shape)
-        value = share * self._wage_month[idx] * (service * self.reliability(offer)[lab])
+        value = share * self._wage_month[idx] * self._delivered[lab]
         return share, value, cost
 
     def reliability(self, offer: Offer) -> np.ndarray:
