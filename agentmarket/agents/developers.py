@@ -242,7 +242,8 @@ class DeveloperPopulation:
         self._options = {Channel.API: (lab, plan, np.where(offer.active, 0.0, np.inf))}
         lab, plan = self._option_lab[Channel.SUBSCRIPTION], self._option_plan[Channel.SUBSCRIPTION]
         raw = offer.plan_price_usd.reshape(-1)
-        price = np.where(offer.active[lab] & ~np.isnan(raw), np.nan_to_num(raw), np.inf)
+        listed = raw if not np.isinf(raw).any() else np.nan_to_num(raw)  # NaN (no such plan) is replaced below
+        price = np.where(offer.active[lab] & ~np.isnan(raw), listed, np.inf)
         self._options[Channel.SUBSCRIPTION] = (lab, plan, price)
         d = self.params.developers
         with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
