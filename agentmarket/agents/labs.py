@@ -477,7 +477,15 @@ class LabAgent(mesa.Agent):
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)
-            self.contracts.append(Contract(index, start, start + months, acc, cloud.contract_price))
+            self.add_contract(Contract(index, start, start + months, acc, cloud.contract_price))
+
+    def add_contract(self, contract: Contract) -> None:
+        """Hold a newly signed contract; this month's book stays read when the contract starts in a later month."""
+        key = self._book_key
+        current = key[0] == self.conditions.month and key[1] is self.contracts and key[2] == len(self.contracts)
+        self.contracts.append(contract)
+        if current and not contract.start <= key[0] < contract.end:
+            self._book_key = (key[0], self.contracts, len(self.contracts))
 
     def drop_expired_contracts(self) -> None:
         """Forget contracts that have ended and plans for months gone by."""
