@@ -6,7 +6,7 @@
 4. ``developer_phase``  developers churn, switch, adopt; their compute demand is summed per lab.
 5. ``clear_market``     compute flows through the supply graph; clouds and labs ration.
 6. ``settle_books``     developers pay, labs pay clouds, books close, funding is raised.
-7. data collection (Mesa's DataCollector).
+7. data collection (`MarketDataCollector`, a Mesa DataCollector).
 
 Nothing happens by date except what a scenario states as an input (the capability step,
 a supply shock); prices, rationing and the binding layer come from capacities, demand and
