@@ -124,7 +124,8 @@ class MarketDataCollector(mesa.DataCollector):
                 self._layer_metrics.append((column, reporter.keywords["layer"], reporter.keywords["metric"]))
             else:
                 self._model_calls.append((column, reporter))
-        self._read_model = attrgetter(*(attribute for _, attribute in self._model_attributes))
+        attributes = [attribute for _, attribute in self._model_attributes]
+        self._read_model = attrgetter(*attributes) if len(attributes) > 1 else None  # a tuple of values, read at once
         self._agent_getters = {
             agent_type: attrgetter(*reporters.values())
             for agent_type, reporters in (agenttype_reporters or {}).items()
@@ -133,7 +134,7 @@ class MarketDataCollector(mesa.DataCollector):
 
     def collect(self, model: MarketModel) -> None:
         """Record this month's model and agent values (see the class docstring)."""
-        if not self._validated or len(self._model_attributes) < 2:
+        if not self._validated or self._read_model is None:
             super().collect(model)
             return
         self._collection_steps.append(model.time)
