@@ -12,8 +12,9 @@ in kW per accelerator, time in months (a month is an integer index, see :func:`m
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,8 +25,13 @@ if TYPE_CHECKING:
 
 
 # ----- months -----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
 def month_index(month: str) -> int:
-    """Months since year 0 for a ``YYYY-MM`` string, so that differences count months."""
+    """Months since year 0 for a ``YYYY-MM`` string, so that differences count months.
+
+    Cached: the model reads its start, step and shock months every month, and parsing the
+    same few strings again costs more than the month's arithmetic that uses them.
+    """
     year, mon = month.split("-")
     return int(year) * 12 + int(mon) - 1
 
@@ -38,6 +44,49 @@ def month_label(index: int) -> str:
 def years_between(month: int, start: int) -> float:
     """Years from month index ``start`` to ``month`` (fractional)."""
     return (month - start) / 12.0
+
+
+# ----- short sums --------------------------------------------------------------------------
+def ordered_sum(values: Sequence[float]) -> float:
+    """The sum numpy gives for these values: term by term for fewer than eight, else numpy's own.
+
+    numpy adds fewer than eight values one after another from 0; from eight on it sums
+    pairwise with eight accumulators. Calling numpy on the handful of values a month's books
+    add costs more than the adding, so short sums are done here, to the same last bit.
+    """
+    if len(values) >= 8:
+        return float(np.sum(values))
+    total = 0.0
+    for x in values:
+        total += x
+    return float(total)
+
+
+def ordered_mean(values: Sequence[float]) -> float:
+    """``float(np.mean(values))`` to the last bit (see :func:`ordered_sum`); NaN when empty."""
+    if not values:
+        return math.nan
+    return ordered_sum(values) / len(values)
+
+
+def column_sums(rows: Sequence[Sequence[float]], width: int) -> list[float]:
+    """``np.array(rows)[:, :width].sum(axis=0)`` to the last bit, for a few short rows.
+
+    numpy adds such columns row after row, from the first row on; a single column it sums
+    as one vector (:func:`ordered_sum`). ``rows`` must not be empty.
+    """
+    if width == 1:
+        return [ordered_sum([row[0] for row in rows])]
+    totals = list(rows[0][:width])
+    for row in rows[1:]:
+        for j in range(width):
+            totals[j] += row[j]
+    return totals
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    """``float(np.clip(value, low, high))`` for one number: at least ``low``, then at most ``high``."""
+    return float(min(max(value, low), high))
 
 
 # ----- growth and efficiency --------------------------------------------------------------
@@ -98,7 +147,7 @@ def mean_layer_costs(layers: Iterable[Layer], costs: Iterable[tuple[Layer, float
     by_layer: dict[Layer, list[float]] = {layer: [] for layer in layers}
     for layer, cost in costs:
         by_layer[layer].append(cost)
-    return {layer: float(np.mean(v)) if v else 0.0 for layer, v in by_layer.items()}
+    return {layer: ordered_mean(v) if v else 0.0 for layer, v in by_layer.items()}
 
 
 def accelerator_price_usd(
@@ -138,12 +187,12 @@ def list_base_price(start_base_price: float, deflator: float) -> float:
 
 def base_price(unit_costs_usd: Iterable[float], margins: Iterable[float]) -> float:
     """Mean cost-plus price of the given clouds, without scarcity premium (USD/acc-month)."""
-    return float(np.mean([cost * (1.0 + margin) for cost, margin in zip(unit_costs_usd, margins, strict=True)]))
+    return ordered_mean([cost * (1.0 + margin) for cost, margin in zip(unit_costs_usd, margins, strict=True)])
 
 
 def contract_price(contract_prices: Iterable[float]) -> float:
     """Mean contract price of the given clouds (USD/acc-month)."""
-    return float(np.mean(list(contract_prices)))
+    return ordered_mean(list(contract_prices))
 
 
 def tightness(utilization: float, knee: float) -> float:

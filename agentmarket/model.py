@@ -6,7 +6,7 @@
 4. ``developer_phase``  developers churn, switch, adopt; their compute demand is summed per lab.
 5. ``clear_market``     compute flows through the supply graph; clouds and labs ration.
 6. ``settle_books``     developers pay, labs pay clouds, books close, funding is raised.
-7. data collection (Mesa's DataCollector).
+7. data collection (`MarketDataCollector`, a Mesa DataCollector).
 
 Nothing happens by date except what a scenario states as an input (the capability step,
 a supply shock); prices, rationing and the binding layer come from capacities, demand and
@@ -15,7 +15,9 @@ the agents' rules.
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import partial
+from operator import attrgetter
 
 import mesa
 import numpy as np
@@ -24,7 +26,16 @@ from agentmarket.agents.clouds import CloudAgent, spot_demand_share
 from agentmarket.agents.developers import Channel, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
-from agentmarket.market import MarketConditions, base_price, contract_price, decaying_growth, month_index, month_label
+from agentmarket.market import (
+    MarketConditions,
+    base_price,
+    column_sums,
+    contract_price,
+    decaying_growth,
+    month_index,
+    month_label,
+    ordered_sum,
+)
 from agentmarket.metrics import names_for
 from agentmarket.params import Layer, Params
 from agentmarket.supply_graph import OTHER_AI, Clearing, ClearingResult, build_supply_graph
@@ -33,6 +44,8 @@ LAB_METRICS = names_for("lab")
 CLOUD_METRICS = names_for("cloud")
 LAYER_METRICS = names_for("layer")
 MARKET_METRICS = names_for("market")
+LAYER_NAMES = tuple(layer.value for layer in Layer)
+"""The supply layers' names, upstream first."""
 
 
 def linear_quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
@@ -62,6 +75,88 @@ def layer_metric(model: MarketModel, layer: str, metric: str) -> float:
     return model.layer_stats[layer][metric]
 
 
+IMMUTABLE_VALUES = (float, int, str, bool, tuple, np.floating, np.integer)
+"""Types a collected value is kept as (Mesa deep-copies values, which for these returns an equal value)."""
+
+
+PLAIN_TYPES = frozenset((float, int, str, bool, np.float64, np.int64))
+"""The immutable types reported values have, checked by identity before the general test."""
+
+
+def kept(value: object) -> object:
+    """A collected value as Mesa would store it: itself when immutable, else a deep copy."""
+    return value if isinstance(value, IMMUTABLE_VALUES) else deepcopy(value)
+
+
+def kept_all(values: tuple) -> tuple:
+    """:func:`kept` of each value; the tuple itself when every value is of a plain immutable type."""
+    for value in values:
+        if type(value) not in PLAIN_TYPES:
+            return tuple(map(kept, values))
+    return values
+
+
+class MarketDataCollector(mesa.DataCollector):
+    """Mesa's DataCollector with the model's reporters, reading them in a few calls a month.
+
+    Reporters, stored records and data frames are Mesa's own (``get_model_vars_dataframe``
+    and ``get_agenttype_vars_dataframe`` give the same frames, value for value); only
+    :meth:`collect` differs. Attribute reporters are read with one :func:`operator.attrgetter`
+    per table and the layer metrics straight from the model's ``layer_stats``, where Mesa
+    calls and deep-copies some 50 reporters one by one (about a tenth of a small run's month).
+    The first collection is Mesa's, which validates every reporter.
+    """
+
+    def __init__(
+        self,
+        model_reporters: dict[str, str | partial] | None = None,
+        agenttype_reporters: dict[type, dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+        self._model_attributes: list[tuple[list, str]] = []
+        self._layer_metrics: list[tuple[list, str, str]] = []
+        self._model_calls: list[tuple[list, object]] = []
+        for name, reporter in (model_reporters or {}).items():
+            column = self.model_vars[name]
+            if isinstance(reporter, str):
+                self._model_attributes.append((column, reporter))
+            elif isinstance(reporter, partial) and reporter.func is layer_metric and not reporter.args:
+                self._layer_metrics.append((column, reporter.keywords["layer"], reporter.keywords["metric"]))
+            else:
+                self._model_calls.append((column, reporter))
+        attributes = [attribute for _, attribute in self._model_attributes]
+        self._read_model = attrgetter(*attributes) if len(attributes) > 1 else None  # a tuple of values, read at once
+        self._agent_getters = {
+            agent_type: attrgetter(*reporters.values())
+            for agent_type, reporters in (agenttype_reporters or {}).items()
+            if len(reporters) > 1 and all(isinstance(r, str) for r in reporters.values())
+        }
+
+    def collect(self, model: MarketModel) -> None:
+        """Record this month's model and agent values (see the class docstring)."""
+        if not self._validated or self._read_model is None:
+            super().collect(model)
+            return
+        self._collection_steps.append(model.time)
+        for (column, _), value in zip(self._model_attributes, kept_all(self._read_model(model)), strict=True):
+            column.append(value)
+        for column, layer, metric in self._layer_metrics:
+            column.append(kept(model.layer_stats[layer][metric]))
+        for column, reporter in self._model_calls:
+            column.append(deepcopy(reporter(model)))
+        records = {}
+        for agent_type in self.agenttype_reporters:
+            getter = self._agent_getters.get(agent_type)
+            if getter is None or agent_type not in model.agent_types:
+                records[agent_type] = list(self._record_agenttype(model, agent_type))
+                continue
+            now = model.time
+            records[agent_type] = [
+                (now, agent.unique_id, *kept_all(getter(agent))) for agent in model.agents_by_type[agent_type]
+            ]
+        self._agenttype_records[model.time] = records
+
+
 class MarketModel(mesa.Model):
     """The coding-agent compute market. ``MarketModel()`` runs a small default market."""
 
@@ -71,7 +166,8 @@ class MarketModel(mesa.Model):
         p = self.params
         self._stepping = False
         self.step_index = month_index(p.capability.step_month)
-        self.end_month = p.start_index + p.simulation.months
+        self.start_index = p.start_index
+        self.end_month = self.start_index + p.simulation.months
         self.booking_lead = max((lab.booking_lead_months for lab in p.labs.values()), default=0)
         self.graph = build_supply_graph(p)
 
@@ -90,6 +186,10 @@ class MarketModel(mesa.Model):
         self.lab_names = [lab.name for lab in self.labs]
         self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
+        self._spot_sellers = [
+            [i for i, c in enumerate(self.clouds) if self.clearing.buyer_edges[i, buyer] and not c.owner]
+            for buyer in range(len(self.lab_names) + 1)
+        ]
 
         self.developers = DeveloperPopulation(self, self.lab_names, self.plan_names)
 
@@ -133,7 +233,7 @@ class MarketModel(mesa.Model):
         While ``step`` runs it is the month being simulated (Mesa counts a step from its
         start); before the first step and between steps it is the next month to simulate.
         """
-        return self.params.start_index + self.steps - (1 if self._stepping else 0)
+        return self.start_index + self.steps - (1 if self._stepping else 0)
 
     @property
     def date(self) -> str:
@@ -143,7 +243,7 @@ class MarketModel(mesa.Model):
     @property
     def years_elapsed(self) -> float:
         """Years since the first month (fractional)."""
-        return (self.month - self.params.start_index) / 12.0
+        return (self.month - self.start_index) / 12.0
 
     @property
     def hardware_deflator(self) -> float:
@@ -253,9 +353,9 @@ class MarketModel(mesa.Model):
     @property
     def binding_layer(self) -> str:
         """The supply layer on this month's minimum cut, 'cloud', or 'none' when demand is met."""
-        for layer in Layer:
-            if layer.value in self.binding_layers:
-                return layer.value
+        for layer in LAYER_NAMES:
+            if layer in self.binding_layers:
+                return layer
         return "cloud" if self.cloud_binding else "none"
 
     def sellers_for(self, lab: LabAgent) -> list[tuple[int, CloudAgent]]:
@@ -293,8 +393,9 @@ class MarketModel(mesa.Model):
 
     def supply_phase(self) -> None:
         """Suppliers receive expansions, set prices and order expansions; then the month's conditions are built."""
+        month = self.month
         for supplier in self.suppliers:
-            supplier.step(self.month)
+            supplier.step(month)
         self.conditions = self.observe_market()
 
     def cloud_phase(self) -> None:
@@ -351,30 +452,13 @@ class MarketModel(mesa.Model):
     def clear_market(self) -> ClearingResult:
         """Requests to each cloud (contracts, then spot), the allocation, and the binding layers."""
         n_c, n_b = len(self.clouds), len(self.labs) + 1
-        contract_req = np.zeros((n_c, n_b))
-        spot_req = np.zeros((n_c, n_b))
-        booked = np.zeros((n_c, n_b))
-        contract_value = np.zeros((n_c, n_b))
+        contract_req = [[0.0] * n_b for _ in range(n_c)]
+        spot_req = [[0.0] * n_b for _ in range(n_c)]
+        contract_value = [[0.0] * n_b for _ in range(n_c)]
         for j, lab in enumerate(self.labs):
             if not lab.active:
                 continue
-            for k in lab.contracts:
-                if k.start <= self.month < k.end:
-                    booked[k.cloud, j] += k.acc
-                    contract_value[k.cloud, j] += k.acc * k.price_usd_per_acc_month
-            own = np.zeros(n_c, dtype=bool)
-            for i, c in enumerate(self.clouds):
-                if c.owner == lab.name:
-                    own[i] = True
-                    booked[i, j] += c.capacity
-                    contract_value[i, j] += c.capacity * c.contract_price
-            on_own = min(lab.demand, booked[own, j].sum())
-            contract_req[own, j] = booked[own, j] * (on_own / booked[own, j].sum() if on_own > 0 else 0.0)
-            rest, others = lab.demand - on_own, booked[~own, j].sum()
-            contract_req[~own, j] = booked[~own, j] * (
-                (1.0 if rest >= others else rest / others) if others > 0 else 0.0
-            )
-            shortfall = max(0.0, lab.demand - booked[:, j].sum())
+            shortfall = self.request_contracts(lab, j, contract_req, contract_value)
             reference = lab.contract_price_now
             self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
         other = self.params.market
@@ -391,11 +475,11 @@ class MarketModel(mesa.Model):
 
         capacity = {s.name: s.supports_acc for s in self.suppliers}
         capacity.update({c.name: c.capacity for c in self.clouds})
+        self._contract_value = np.array(contract_value)
+        self._contract_req = np.array(contract_req)
         result = self.clearing.clear(
-            capacity, contract_req, spot_req, lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
+            capacity, self._contract_req, np.array(spot_req), lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
         )
-        self._contract_value = contract_value
-        self._contract_req = contract_req
         for s in self.suppliers:
             s.record_flow(result.node_asked[s.name], result.node_served[s.name], s.name in result.binding_nodes)
         for c in self.clouds:
@@ -408,24 +492,59 @@ class MarketModel(mesa.Model):
         self.compute_served = float(result.contract_served.sum() + result.spot_served.sum())
         return result
 
-    def _route_spot(self, spot_req: np.ndarray, buyer: int, amount: float, reference: float, limit: float) -> None:
+    def request_contracts(
+        self, lab: LabAgent, j: int, contract_req: list[list[float]], contract_value: list[list[float]]
+    ) -> float:
+        """Fill column ``j`` (the lab) of the contract requests and their value; return the demand left for spot.
+
+        The lab runs on its own fleet first, then on its contracts with open clouds pro rata
+        to what it booked with each (accelerators; value in USD/month at the contracts'
+        prices). Rows are clouds. The sums are taken term by term, as numpy sums short columns.
+        """
+        clouds = self.clouds
+        booked = [0.0] * len(clouds)
+        value = [0.0] * len(clouds)
+        for k in lab.live_contracts():
+            booked[k.cloud] += k.acc
+            value[k.cloud] += k.acc * k.price_usd_per_acc_month
+        own = [i for i, c in enumerate(clouds) if c.owner == lab.name]
+        for i in own:
+            booked[i] += clouds[i].capacity
+            value[i] += clouds[i].capacity * clouds[i].contract_price
+        others = [i for i, c in enumerate(clouds) if c.owner != lab.name]
+        own_booked = ordered_sum([booked[i] for i in own])
+        on_own = min(lab.demand, own_booked)
+        own_share = on_own / own_booked if on_own > 0 else 0.0
+        rest, others_booked = lab.demand - on_own, ordered_sum([booked[i] for i in others])
+        others_share = (1.0 if rest >= others_booked else rest / others_booked) if others_booked > 0 else 0.0
+        for i in range(len(clouds)):
+            contract_req[i][j] = booked[i] * (own_share if i in own else others_share)
+            contract_value[i][j] = value[i]
+        return max(0.0, lab.demand - ordered_sum(booked))
+
+    def _route_spot(
+        self, spot_req: list[list[float]], buyer: int, amount: float, reference: float, limit: float
+    ) -> None:
         """Ask the clouds that sell to ``buyer`` for spot compute, pro rata to their spare places.
 
         The buyer takes all of ``amount`` from a cloud priced at or below ``reference``
-        (USD/acc-month), less as the price rises, and none at ``limit``.
+        (USD/acc-month), less as the price rises, and none at ``limit``. ``spot_req`` rows
+        are clouds, columns buyers (accelerators).
         """
         if amount <= 0:
             return
-        sellers = [i for i, c in enumerate(self.clouds) if self.clearing.buyer_edges[i, buyer] and not c.owner]
+        sellers = self._spot_sellers[buyer]
         if not sellers:
             return
-        spare = np.array(
-            [max(self.clouds[i].capacity - self.clouds[i].booked.get(self.month, 0.0), 0.0) for i in sellers]
-        )
-        if spare.sum() <= 0:
-            spare = np.array([max(self.clouds[i].capacity, 1e-9) for i in sellers])
-        take = np.array([spot_demand_share(self.clouds[i].spot_price, reference, limit) for i in sellers])
-        spot_req[sellers, buyer] += amount * take * spare / spare.sum()
+        month = self.month
+        spare = [max(self.clouds[i].capacity - self.clouds[i].booked.get(month, 0.0), 0.0) for i in sellers]
+        total = ordered_sum(spare)
+        if total <= 0:
+            spare = [max(self.clouds[i].capacity, 1e-9) for i in sellers]
+            total = ordered_sum(spare)
+        for i, room in zip(sellers, spare, strict=True):
+            take = spot_demand_share(self.clouds[i].spot_price, reference, limit)
+            spot_req[i][buyer] += amount * take * room / total
 
     def settle_books(self, result: ClearingResult) -> None:
         """Money changes hands: developers to labs, labs and other AI buyers to clouds.
@@ -433,23 +552,8 @@ class MarketModel(mesa.Model):
         Contracts are take-or-pay: a lab pays for all it booked, scaled down only when the
         cloud could not deliver its contracts in full. Spot is paid as served.
         """
-        asked = self._contract_req.sum(axis=1)
-        fill = np.divide(result.contract_served.sum(axis=1), asked, out=np.ones(len(self.clouds)), where=asked > 0)
-        spot_price = np.array([c.spot_price for c in self.clouds])
-        paid = self._contract_value * fill[:, None] + result.spot_served * spot_price[:, None]
-        lab_paid = paid[:, : len(self.labs)].sum(axis=0)
-        lab_spot_paid = (result.spot_served * spot_price[:, None])[:, : len(self.labs)].sum(axis=0)
-        for c, revenue in zip(self.clouds, paid.sum(axis=1), strict=True):
-            c.revenue = float(revenue)
-        served = result.contract_served + result.spot_served
-        self.other_ai_served = float(served[:, -1].sum())
-        self.other_ai_paid = float(paid[:, -1].sum())
-
-        lab_served = served[:, : len(self.labs)].sum(axis=0)
-        asked_contracts = self._contract_req.sum(axis=0)
-        for j, lab in enumerate(self.labs):
-            fill_j = result.contract_served[:, j].sum() / asked_contracts[j] if asked_contracts[j] > 0 else 1.0
-            lab.receive_compute(float(lab_served[j]), float(fill_j), float(result.spot_served[:, j].sum()))
+        lab_paid, lab_spot_paid = self.pay_clouds(result)
+        self.deliver_to_labs(result)
         service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
         dev.pay(self.offer, service)
@@ -471,11 +575,51 @@ class MarketModel(mesa.Model):
         self.agent_work_share = float(work.sum())
         self._update_layer_stats()
 
+    def pay_clouds(self, result: ClearingResult) -> tuple[list[float], list[float]]:
+        """Each cloud's revenue and what other AI buyers paid (USD/month); returns what each lab paid, and of it at spot.
+
+        Contracts are paid at their value times the cloud's contract fill, spot at the
+        cloud's spot price. The month's few (clouds x buyers) figures are added as Python
+        floats, in numpy's order (:func:`~agentmarket.market.column_sums`).
+        """
+        n_labs = len(self.labs)
+        value = self._contract_value.tolist()
+        asked = self._contract_req.tolist()
+        contract_served = result.contract_served.tolist()
+        spot_served = result.spot_served.tolist()
+        paid, spot_paid = [], []
+        for i, cloud in enumerate(self.clouds):
+            total_asked = ordered_sum(asked[i])
+            fill = ordered_sum(contract_served[i]) / total_asked if total_asked > 0 else 1.0
+            price = cloud.spot_price
+            paid.append([v * fill + s * price for v, s in zip(value[i], spot_served[i], strict=True)])
+            spot_paid.append([s * price for s in spot_served[i]])
+            cloud.revenue = ordered_sum(paid[i])
+        self.other_ai_served = ordered_sum([c[-1] + s[-1] for c, s in zip(contract_served, spot_served, strict=True)])
+        self.other_ai_paid = ordered_sum([row[-1] for row in paid])
+        return column_sums(paid, n_labs), column_sums(spot_paid, n_labs)
+
+    def deliver_to_labs(self, result: ClearingResult) -> None:
+        """Each lab receives the compute served to it (accelerators), its contract fill and its spot compute."""
+        n_labs = len(self.labs)
+        contract_served = result.contract_served.tolist()
+        spot_served = result.spot_served.tolist()
+        served = [
+            [c + s for c, s in zip(cr, sr, strict=True)] for cr, sr in zip(contract_served, spot_served, strict=True)
+        ]
+        lab_served = column_sums(served, n_labs)
+        asked = column_sums(self._contract_req.tolist(), n_labs + 1)
+        for j, lab in enumerate(self.labs):
+            fill = ordered_sum([row[j] for row in contract_served]) / asked[j] if asked[j] > 0 else 1.0
+            lab.receive_compute(float(lab_served[j]), float(fill), ordered_sum([row[j] for row in spot_served]))
+
     def _update_layer_stats(self) -> None:
+        """Each layer's capacity, demand, utilisation, binding flag and capacity-weighted price (the layer metrics)."""
         for layer, members in self._layer_members.items():
-            cap = sum(s.capacity for s in members)
+            caps = [s.capacity for s in members]
+            cap = sum(caps)
             served = sum(s.served for s in members)
-            weights = np.array([max(s.capacity, 1e-12) for s in members])
+            weights = np.array([max(c, 1e-12) for c in caps])
             self.layer_stats[layer.value] = {
                 "capacity": cap,
                 "demand": sum(s.demand for s in members),
@@ -485,17 +629,25 @@ class MarketModel(mesa.Model):
             }
 
     # ----- data collection ----------------------------------------------------------------
-    def _make_datacollector(self) -> mesa.DataCollector:
-        """Reporters for every metric of the registry (:mod:`agentmarket.metrics`), and the binding layer's name."""
-        model_reporters = {name: name for name in MARKET_METRICS}
+    def _make_datacollector(self) -> MarketDataCollector:
+        """The model's collector, with the reporters of :meth:`reporters`."""
+        model_reporters, agenttype_reporters = self.reporters()
+        return MarketDataCollector(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+
+    @staticmethod
+    def reporters() -> tuple[dict[str, str | partial], dict[type, dict[str, str]]]:
+        """Reporters for every metric of the registry (:mod:`agentmarket.metrics`), and the binding layer's name.
+
+        Model reporters, then per agent type (labs, clouds) its reporters: attribute names,
+        and the layer metrics as named functions of the model.
+        """
+        model_reporters: dict[str, str | partial] = {name: name for name in MARKET_METRICS}
         model_reporters["binding_layer"] = "binding_layer"  # a label, kept beside the numeric table
         for layer in Layer:
             for metric in LAYER_METRICS:
                 model_reporters[f"{layer.value}.{metric}"] = partial(layer_metric, layer=layer.value, metric=metric)
-        return mesa.DataCollector(
-            model_reporters=model_reporters,
-            agenttype_reporters={
-                LabAgent: {"entity": "name", **{m: m for m in LAB_METRICS}},
-                CloudAgent: {"entity": "name", **{m: m for m in CLOUD_METRICS}},
-            },
-        )
+        agenttype_reporters = {
+            LabAgent: {"entity": "name", **{m: m for m in LAB_METRICS}},
+            CloudAgent: {"entity": "name", **{m: m for m in CLOUD_METRICS}},
+        }
+        return model_reporters, agenttype_reporters

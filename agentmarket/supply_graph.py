@@ -42,6 +42,7 @@ import networkx as nx
 import numpy as np
 from networkx.algorithms.flow import edmonds_karp
 
+from agentmarket.market import ordered_sum
 from agentmarket.params import Layer, Params
 
 SOURCE = "source"
@@ -96,16 +97,6 @@ def build_supply_graph(params: Params) -> nx.DiGraph:
     if not nx.is_directed_acyclic_graph(g):
         raise ValueError("supply graph has a cycle; check the suppliers' upstream lists")
     return g
-
-
-def ordered_sum(values: list[float]) -> float:
-    """The sum numpy gives for these values: term by term for fewer than eight, else numpy's own."""
-    if len(values) >= 8:
-        return float(np.sum(values))
-    total = 0.0
-    for x in values:
-        total += x
-    return total
 
 
 class CutCandidates:
@@ -278,8 +269,8 @@ class Clearing:
             else:
                 weights = [np.float64(1.0 / len(preds))] * len(preds)
             for u, e, w in zip(preds, self._pred_edges[k], weights, strict=True):
-                split[e] = take[k] * w
-                incoming[u] += take[k] * w
+                split[e] = part = take[k] * w
+                incoming[u] += part
                 incoming_asked[u] += passed_up * w
         served = [0.0] * n
         available = [0.0] * n  # what each node could pass on if asked for all of it, same shares
@@ -307,9 +298,10 @@ class Clearing:
             total = ordered_sum(wanted)
             for w, name, x in zip(self._succ_pos[k], self._succ_names[k], wanted, strict=True):
                 share = np.float64(x / total if total > 0 else 0.0)
-                inflow[w] += served[k] * share
+                passed = served[k] * share
+                inflow[w] += passed
                 avail_in[w] += available[k] * share
-                edge[(v, name)] = float(served[k] * share)
+                edge[(v, name)] = float(passed)
         node_served = dict(zip(nodes, served, strict=True))
         node_asked = {nodes[k]: asked[k] for k in range(n - 1, -1, -1)}
         node_available = dict(zip(nodes, available, strict=True))

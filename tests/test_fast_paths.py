@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import mesa
 import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agentmarket.model import linear_quantiles
-from agentmarket.supply_graph import ordered_sum
+from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.labs import LabAgent
+from agentmarket.market import clamp, column_sums, ordered_mean, ordered_sum
+from agentmarket.model import MarketModel, linear_quantiles
+from agentmarket.scenarios import load_scenario
 
 
 @settings(max_examples=300, deadline=None)
@@ -25,3 +31,56 @@ def test_linear_quantiles_are_numpys_percentiles_to_the_last_bit(values, fractio
 @given(st.lists(st.floats(min_value=0.0, max_value=1e12, allow_nan=False), max_size=20))
 def test_ordered_sum_is_numpys_sum_to_the_last_bit(values):
     assert ordered_sum(values) == float(np.sum(np.array(values, dtype=np.float64)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=-1e12, max_value=1e12, allow_nan=False), min_size=1, max_size=20))
+def test_ordered_mean_is_numpys_mean_to_the_last_bit(values):
+    assert ordered_mean(values) == float(np.mean(np.array(values, dtype=np.float64)))
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1e6, max_value=1e6),
+    st.floats(min_value=-1e6, max_value=1e6),
+)
+def test_clamp_is_numpys_clip(value, low, high):
+    expected = float(np.clip(value, low, high))
+    got = clamp(value, low, high)
+    assert got == expected or (np.isnan(got) and np.isnan(expected))
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "vertical-integration"])
+def test_market_collector_records_what_mesas_collector_records(scenario):
+    params = load_scenario(scenario, {"simulation.developer_agents": 300, "simulation.months": 14})
+    model = MarketModel(params, rng=5)
+    model_reporters, agenttype_reporters = MarketModel.reporters()
+    mesas = mesa.DataCollector(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
+    for _ in range(params.simulation.months):
+        model.step()
+        mesas.collect(model)
+    ours = model.datacollector
+    pd.testing.assert_frame_equal(ours.get_model_vars_dataframe(), mesas.get_model_vars_dataframe(), check_exact=True)
+    for agent_type in (LabAgent, CloudAgent):
+        pd.testing.assert_frame_equal(
+            ours.get_agenttype_vars_dataframe(agent_type),
+            mesas.get_agenttype_vars_dataframe(agent_type),
+            check_exact=True,
+        )
+
+
+@st.composite
+def short_rows(draw):
+    """A few rows of equal length and how many leading columns to sum (all, or all but one or two)."""
+    width = draw(st.integers(min_value=1, max_value=12))
+    length = width + draw(st.integers(min_value=0, max_value=2))
+    row = st.lists(st.floats(min_value=-1e12, max_value=1e12), min_size=length, max_size=length)
+    return draw(st.lists(row, min_size=1, max_size=20)), width
+
+
+@settings(max_examples=300, deadline=None)
+@given(short_rows())
+def test_column_sums_are_numpys_column_sums_to_the_last_bit(rows_and_width):
+    rows, width = rows_and_width
+    expected = np.array(rows, dtype=np.float64)[:, :width].sum(axis=0)
+    assert column_sums(rows, width) == expected.tolist()

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 
+def nan_to_num(values: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(values)``, without its general machinery when every value is finite (the usual case)."""
+    return values if np.isfinite(values).all() else np.nan_to_num(values)
+
+
 class DeveloperState(IntEnum):
     """Where a developer stands with coding agents."""
 
@@ -40,6 +45,10 @@ class Channel(IntEnum):
 
     SUBSCRIPTION = 0
     API = 1
+
+
+CHANNELS = tuple(Channel)
+"""The channels in order, iterated a few times a month (iterating the enum itself costs more)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,6 +184,9 @@ class DeveloperPopulation:
         self._read_offer: Offer | None = None  # the offer the cached options and reliability were derived from
         self._options: dict[Channel, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._reliability = np.ones(self.n_labs)
+        self._delivered = np.ones(self.n_labs)  # per lab: service level times reliability (share of work's time saved)
+        self._api_usd_per_work_share = np.zeros(self.n_labs)  # per lab: API price of a whole developer's work, served
+        self._plan_cap = np.ones(0)  # per subscription option: most work share the plan allows
 
     def step(self, offer: Offer) -> np.ndarray:
         """One month of the developers: churn, switching and adoption against ``offer``, then usage.
@@ -230,12 +242,18 @@ class DeveloperPopulation:
         self._options = {Channel.API: (lab, plan, np.where(offer.active, 0.0, np.inf))}
         lab, plan = self._option_lab[Channel.SUBSCRIPTION], self._option_plan[Channel.SUBSCRIPTION]
         raw = offer.plan_price_usd.reshape(-1)
-        price = np.where(offer.active[lab] & ~np.isnan(raw), np.nan_to_num(raw), np.inf)
+        listed = raw if not np.isinf(raw).any() else np.nan_to_num(raw)  # NaN (no such plan) is replaced below
+        price = np.where(offer.active[lab] & ~np.isnan(raw), listed, np.inf)
         self._options[Channel.SUBSCRIPTION] = (lab, plan, price)
         d = self.params.developers
         with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
             z = (offer.capability - d.reliability_half_capability) / d.reliability_width
         self._reliability = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        self._delivered = offer.service_level * self._reliability
+        self._api_usd_per_work_share = (
+            offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
+        )
+        self._plan_cap = offer.plan_cap.reshape(-1)
         self._read_offer = offer
 
     def evaluate(self, idx: np.ndarray, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,15 +288,13 @@ class DeveloperPopulation:
         """
         _lab, _plan, price = self.options(offer, channel)
         auto = np.minimum(1.0, self.affinity[idx] * offer.capability[lab])
-        service = offer.service_level[lab]
         if channel is Channel.API:
             share = np.minimum(1.0, auto * self.params.developers.api_usage_multiple)
-            per_use = offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
-            cost = share * per_use[lab] + price[option]
+            cost = share * self._api_usd_per_work_share[lab] + price[option]
         else:
-            share = np.minimum(auto, offer.plan_cap.reshape(-1)[option])
+            share = np.minimum(auto, self._plan_cap[option])
             cost = np.broadcast_to(price[option], share.shape)
-        value = share * self._wage_month[idx] * (service * self.reliability(offer)[lab])
+        value = share * self._wage_month[idx] * self._delivered[lab]
         return share, value, cost
 
     def reliability(self, offer: Offer) -> np.ndarray:
@@ -301,7 +317,7 @@ class DeveloperPopulation:
         u_adopt = rng.random(deciders.size)
         holder_channel = self.channel[holders]
         decider_channel = self.channel[deciders]
-        for channel in Channel:
+        for channel in CHANNELS:
             mine = holder_channel == channel
             self.review_adopters(holders[mine], u_churn[mine], u_review[mine], offer, channel, rng)
             mine = decider_channel == channel
@@ -388,7 +404,7 @@ class DeveloperPopulation:
         self.plan[:] = -1
         self.work_share[:] = 0.0
         adopted = self.adopted
-        for channel in Channel:
+        for channel in CHANNELS:
             idx = np.flatnonzero(adopted & self._in_channel[channel])
             self._held[channel] = idx
             if not idx.size:
@@ -415,7 +431,7 @@ class DeveloperPopulation:
         self.paid_usd[:] = 0.0
         self.value_usd[:] = 0.0
         sub = self._held[Channel.SUBSCRIPTION]
-        self.paid_usd[sub] = np.nan_to_num(offer.plan_price_usd[self.lab[sub], self.plan[sub]])
+        self.paid_usd[sub] = nan_to_num(offer.plan_price_usd[self.lab[sub], self.plan[sub]])
         api = self._held[Channel.API]
         lab = self.lab[api]
         self.paid_usd[api] = self.compute_acc[api] * service_level[lab] * offer.api_price_usd_per_acc[lab]

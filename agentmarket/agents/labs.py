@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
-from agentmarket.market import MarketConditions, decaying_growth, holt_update, month_index
+from agentmarket.market import (
+    MarketConditions,
+    clamp,
+    decaying_growth,
+    holt_update,
+    month_index,
+    ordered_mean,
+    ordered_sum,
+)
 from agentmarket.params import ApiPriceBasis, Lab, PricingPolicy
 
 if TYPE_CHECKING:
@@ -86,6 +94,10 @@ class LabAgent(mesa.Agent):
         self.gross_margin = 0.0
         self.sellers: list[tuple[int, CloudAgent]] = []
         self.fleet: list[CloudAgent] = []
+        self._book_key: tuple[int, list[Contract] | None, int] = (0, None, 0)
+        self._live: list[Contract] = []
+        self._live_acc = 0.0
+        self._live_value_usd = 0.0
 
     @property
     def conditions(self) -> MarketConditions:
@@ -164,12 +176,32 @@ class LabAgent(mesa.Agent):
     @property
     def contract_price_now(self) -> float:
         """Average price of this month's contracts, else the market's contract price (USD/acc-month)."""
-        month = self.conditions.month
-        live = [c for c in self.contracts if c.start <= month < c.end]
-        acc = sum(c.acc for c in live)
-        if acc > 0:
-            return sum(c.acc * c.price_usd_per_acc_month for c in live) / acc
+        self.read_month_book()
+        if self._live_acc > 0:
+            return self._live_value_usd / self._live_acc
         return self.conditions.contract_price_usd_per_acc_month
+
+    def live_contracts(self) -> list[Contract]:
+        """This month's contracts (``start <= month < end``), in the order they were signed."""
+        self.read_month_book()
+        return self._live
+
+    def read_month_book(self) -> None:
+        """Pick out this month's contracts, their accelerators and their value (USD/month).
+
+        The demand, the booking, the clearing and the books each read them several times a
+        month; they are picked out again only when the month or the list of contracts changes
+        (a new list, or a contract signed).
+        """
+        month = self.conditions.month
+        key = self._book_key
+        if key[0] == month and key[1] is self.contracts and key[2] == len(self.contracts):
+            return
+        live = [c for c in self.contracts if c.start <= month < c.end]
+        self._live = live
+        self._live_acc = sum(c.acc for c in live)
+        self._live_value_usd = sum(c.acc * c.price_usd_per_acc_month for c in live)
+        self._book_key = (month, self.contracts, len(self.contracts))
 
     @property
     def api_price_usd_per_acc(self) -> float:
@@ -196,7 +228,7 @@ class LabAgent(mesa.Agent):
         if policy is PricingPolicy.UNDERCUT and rivals:
             cheapest = min(r.price for r in rivals)
             target = (1.0 - s.undercut) * cheapest / max(s.plans[s.reference_plan].price_usd_per_month, 1e-9)
-            self.price_index = float(np.clip(target, s.min_price_index, s.max_price_index))
+            self.price_index = clamp(target, s.min_price_index, s.max_price_index)
             return
         if policy is PricingPolicy.COST_PLUS:
             step = s.target_gross_margin - max(self.gross_margin, -1.0)
@@ -206,10 +238,10 @@ class LabAgent(mesa.Agent):
             own = math.log(max(self.price_index, PRICE_INDEX_LOG_FLOOR))
             step = s.scarcity_response * (1.0 - self.service_level) - s.list_price_pull * own
             if rivals:
-                rival = max(float(np.mean([r.price_index for r in rivals])), PRICE_INDEX_LOG_FLOOR)
+                rival = max(ordered_mean([r.price_index for r in rivals]), PRICE_INDEX_LOG_FLOOR)
                 step += s.rival_response * (math.log(rival) - own)
-        step = float(np.clip(step, -s.price_adjust_per_month, s.price_adjust_per_month))
-        self.price_index = float(np.clip(self.price_index * math.exp(step), s.min_price_index, s.max_price_index))
+        step = clamp(step, -s.price_adjust_per_month, s.price_adjust_per_month)
+        self.price_index = clamp(self.price_index * math.exp(step), s.min_price_index, s.max_price_index)
 
     # ----- demand and capacity ----------------------------------------------------------
     def months_since_start(self) -> float:
@@ -229,7 +261,7 @@ class LabAgent(mesa.Agent):
             self.training_wanted_usd = self.training_budget_usd = 0.0
             return
         history = list(self.revenue_history)
-        trailing = float(np.mean(history[-self.spec.revenue_trailing_months :])) if history else 0.0
+        trailing = ordered_mean(history[-self.spec.revenue_trailing_months :]) if history else 0.0
         self.training_wanted_usd = self.spec.training_floor_usd_per_month + self.spec.training_share_of_revenue * (
             trailing * self.expected_growth(history)
         )
@@ -241,7 +273,7 @@ class LabAgent(mesa.Agent):
 
         What the lab earns, or burns, without training.
         """
-        return float(np.mean(self.operating_history)) if self.operating_history else 0.0
+        return ordered_mean(self.operating_history) if self.operating_history else 0.0
 
     def affordable_training_usd(self) -> float:
         """The most the lab plans to spend on training a month (USD/month), never below 0.
@@ -256,8 +288,8 @@ class LabAgent(mesa.Agent):
         if s.funding_runway_months <= 0:
             return math.inf
         months = max(s.funding_runway_months, s.booking_lead_months + s.contract_months)
-        with np.errstate(over="ignore"):  # a runway of a sliver of a month: no limit worth the name
-            return max(0.0, float(self.operating_result_usd + np.float64(self.cash) / months))
+        # a runway of a sliver of a month overflows to no limit worth the name (a float division never raises)
+        return max(0.0, float(self.operating_result_usd + float(self.cash) / months))
 
     def expected_growth(self, history: list[float]) -> float:
         """Revenue growth factor expected over the lookahead.
@@ -361,6 +393,9 @@ class LabAgent(mesa.Agent):
 
     def contracted(self, month: int, cloud: int | None = None) -> float:
         """Accelerators under contract in ``month`` (acc), at one cloud or at all."""
+        if cloud is None and month == self.conditions.month:
+            self.read_month_book()
+            return self._live_acc
         return sum(c.acc for c in self.contracts if c.start <= month < c.end and (cloud is None or c.cloud == cloud))
 
     def book_capacity(self) -> None:
@@ -399,10 +434,12 @@ class LabAgent(mesa.Agent):
 
     def committed_usd(self, months: int) -> float:
         """What the lab's contracts bind it to pay over the next ``months`` months (USD)."""
-        now = self.conditions.month
+        first = self.conditions.month + 1
+        last = first + months  # the months first, ..., last - 1
         return sum(
-            c.acc * c.price_usd_per_acc_month * max(0, min(c.end, now + 1 + months) - max(c.start, now + 1))
+            c.acc * c.price_usd_per_acc_month * (overlap if overlap > 0 else 0)
             for c in self.contracts
+            for overlap in ((c.end if c.end < last else last) - (c.start if c.start > first else first),)
         )
 
     def fundable_usd(self) -> float:
@@ -421,7 +458,7 @@ class LabAgent(mesa.Agent):
         spot purchases, held at its mean of the last months).
         """
         months = self.commitment_horizon_months()
-        income = float(np.mean(self.income_history)) if self.income_history else 0.0
+        income = ordered_mean(self.income_history) if self.income_history else 0.0
         room = self.cash + self.fundable_usd() + months * income - self.committed_usd(months)
         return max(0.0, room / max(self.spec.contract_months, 1))
 
@@ -429,16 +466,26 @@ class LabAgent(mesa.Agent):
         """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""
         if need <= 0:
             return
-        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
-        if offers.sum() <= 0:
+        offers = [c.offer_capacity(start) for _, c in self.sellers]
+        total = ordered_sum(offers)
+        if total <= 0:
             return
-        total = offers.sum()
-        take = offers if need >= total else offers * (need / total)
-        for (index, cloud), acc in zip(self.sellers, take, strict=True):
+        scale = None if need >= total else need / total
+        for (index, cloud), offer in zip(self.sellers, offers, strict=True):
+            # a numpy scalar, as the contracts have always held: Python's sum adds plain floats with compensation
+            acc = np.float64(offer if scale is None else offer * scale)
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)
-            self.contracts.append(Contract(index, start, start + months, acc, cloud.contract_price))
+            self.add_contract(Contract(index, start, start + months, acc, cloud.contract_price))
+
+    def add_contract(self, contract: Contract) -> None:
+        """Hold a newly signed contract; this month's book stays read when the contract starts in a later month."""
+        key = self._book_key
+        current = key[0] == self.conditions.month and key[1] is self.contracts and key[2] == len(self.contracts)
+        self.contracts.append(contract)
+        if current and not contract.start <= key[0] < contract.end:
+            self._book_key = (key[0], self.contracts, len(self.contracts))
 
     def drop_expired_contracts(self) -> None:
         """Forget contracts that have ended and plans for months gone by."""

@@ -13,7 +13,6 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 import mesa
-import numpy as np
 
 from agentmarket.market import MarketConditions, month_index, supplier_cost_usd_per_acc_month, tightness
 from agentmarket.params import Layer, Supplier
@@ -145,11 +144,11 @@ class SupplierAgent(mesa.Agent):
 
     def record_flow(self, demand_acc: float, served_acc: float, binding: bool) -> None:
         """Store this month's demand and served fleet, in the layer's own units."""
-        self.demand = self.to_layer_units(demand_acc)
-        self.served = min(self.to_layer_units(served_acc), self.capacity)
         cap = self.capacity
-        with np.errstate(over="ignore"):  # demand on a sliver of capacity: pressure saturates in the rules
-            self.pressure = float(np.float64(self.demand) / cap) if cap > 0 else (0.0 if self.demand <= 0 else 10.0)
+        self.demand = self.to_layer_units(demand_acc)
+        self.served = min(self.to_layer_units(served_acc), cap)
+        # demand on a sliver of capacity overflows to inf (a float division never raises): pressure saturates in the rules
+        self.pressure = float(self.demand) / float(cap) if cap > 0 else (0.0 if self.demand <= 0 else 10.0)
         self.binding = int(binding)
         if self.is_flow:
             self.in_service_acc = max(served_acc, self.carried_acc)
