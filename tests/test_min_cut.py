@@ -20,6 +20,7 @@ import struct
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from networkx.algorithms.flow import edmonds_karp
@@ -133,7 +134,9 @@ def test_networkx_min_cut_is_used_beyond_the_candidate_limit(case):
     assert clearing.cuts.crossing is None
     value, binding = clearing.min_cut(capacity, requests)
     nx_value, nx_crossed = networkx_cut(graph, clearing, capacity, requests)
-    assert value == nx_value
+    # the clearing's split graph and this test's are built apart, and networkx adds capacities in
+    # the order of a graph's edges: the last bit may differ (2.402924281656266 against ...664)
+    assert value == pytest.approx(nx_value, rel=1e-12)
     assert binding == (set() if nx_value >= requests.sum() * (1 - 1e-9) else nx_crossed)
 
 
