@@ -194,13 +194,21 @@ class LabAgent(mesa.Agent):
         (a new list, or a contract signed).
         """
         month = self.conditions.month
-        key = self._book_key
-        if key[0] == month and key[1] is self.contracts and key[2] == len(self.contracts):
+        if self.month_book_is_read(month):
             return
         live = [c for c in self.contracts if c.start <= month < c.end]
         self._live = live
         self._live_acc = sum(c.acc for c in live)
         self._live_value_usd = sum(c.acc * c.price_usd_per_acc_month for c in live)
+        self.mark_month_book_read(month)
+
+    def month_book_is_read(self, month: int) -> bool:
+        """Whether the book read last is ``month``'s and the contracts have not changed since."""
+        key = self._book_key
+        return key[0] == month and key[1] is self.contracts and key[2] == len(self.contracts)
+
+    def mark_month_book_read(self, month: int) -> None:
+        """Record that the book held now is ``month``'s, for the contracts as they stand."""
         self._book_key = (month, self.contracts, len(self.contracts))
 
     @property
@@ -436,11 +444,11 @@ class LabAgent(mesa.Agent):
         """What the lab's contracts bind it to pay over the next ``months`` months (USD)."""
         first = self.conditions.month + 1
         last = first + months  # the months first, ..., last - 1
-        return sum(
-            c.acc * c.price_usd_per_acc_month * (overlap if overlap > 0 else 0)
-            for c in self.contracts
-            for overlap in ((c.end if c.end < last else last) - (c.start if c.start > first else first),)
-        )
+        total = 0
+        for c in self.contracts:
+            overlap = (c.end if c.end < last else last) - (c.start if c.start > first else first)
+            total += c.acc * c.price_usd_per_acc_month * (overlap if overlap > 0 else 0)
+        return total
 
     def fundable_usd(self) -> float:
         """The round the lab can count on (USD): what investors would give it now, else 0."""
@@ -481,11 +489,11 @@ class LabAgent(mesa.Agent):
 
     def add_contract(self, contract: Contract) -> None:
         """Hold a newly signed contract; this month's book stays read when the contract starts in a later month."""
-        key = self._book_key
-        current = key[0] == self.conditions.month and key[1] is self.contracts and key[2] == len(self.contracts)
+        month = self.conditions.month
+        current = self.month_book_is_read(month)
         self.contracts.append(contract)
-        if current and not contract.start <= key[0] < contract.end:
-            self._book_key = (key[0], self.contracts, len(self.contracts))
+        if current and not contract.start <= month < contract.end:
+            self.mark_month_book_read(month)
 
     def drop_expired_contracts(self) -> None:
         """Forget contracts that have ended and plans for months gone by."""
