@@ -172,8 +172,8 @@ class LabAgent(mesa.Agent):
         return self.conditions.contract_price_usd_per_acc_month
 
     @property
-    def api_price_usd_per_acc(self) -> float:
-        """What API users pay per accelerator-month of agent work (USD), times the price index.
+    def api_list_price_usd_per_acc(self) -> float:
+        """The API's list price per accelerator-month of agent work (USD), before the price index.
 
         ``list``: a list price per unit of work, set from the first month's cloud price and
         falling with hardware price-performance and with the compute a unit of work takes
@@ -185,7 +185,24 @@ class LabAgent(mesa.Agent):
             basis = m.list_base_price_usd_per_acc_month / m.efficiency_trend
         else:
             basis = m.base_price_usd_per_acc_month
-        return self.spec.api_price_multiple * basis * self.price_index
+        return self.spec.api_price_multiple * basis
+
+    @property
+    def api_price_usd_per_acc(self) -> float:
+        """What API users pay per accelerator-month of agent work (USD): the list price times the price index."""
+        return self.api_list_price_usd_per_acc * self.price_index
+
+    def other_products_acc(self) -> float:
+        """Compute the lab's products outside coding agents take this month (acc).
+
+        They are sold on the lab's price list: a USD of their revenue takes what a USD buys at
+        the API's list price (times ``other_compute_vs_api``), so their margin is the API's and
+        falls or rises with what the lab pays for compute. A free list (price 0) sells at cost.
+        """
+        price = self.api_list_price_usd_per_acc
+        if price <= 0:
+            price = self.contract_price_now
+        return self.other_revenue_now() * self.spec.other_compute_vs_api / max(price, 1e-9)
 
     def set_price(self, rivals: list[LabAgent]) -> None:
         """Move the price index by the pricing policy, within the monthly limit and bounds."""
@@ -296,7 +313,7 @@ class LabAgent(mesa.Agent):
         price = max(self.contract_price_now, 1e-9)
         self.coding_demand = coding_acc
         self.other_demand = (
-            self.other_revenue_now() * self.spec.other_compute_cost_share / price
+            self.other_products_acc()
             + self.spec.free_users * self.spec.free_user_acc_per_user * self.conditions.compute_efficiency
         )
         if self.state is LabState.ACTIVE:
@@ -384,14 +401,26 @@ class LabAgent(mesa.Agent):
         start = m.month + lead
         users = self.forecast(lead)
         self.planned_inference[start] = users
-        price = max(self.contract_price_now, 1e-9)
         own = self.own_capacity(start)
         booked_users = users * (1.0 + self.spec.booking_buffer)
         self.sign_contracts(start, self.spec.contract_months, booked_users - self.contracted(start) - own)
-        training = min(self.training_budget_usd, self.committable_usd_per_month()) / price
+        training = min(self.training_budget_usd, self.committable_usd_per_month()) / self.new_contract_price(start)
         self.planned_training[start] = training
         need = booked_users + training - self.contracted(start) - own
         self.sign_contracts(start, self.spec.contract_months, need)
+
+    def new_contract_price(self, start: int) -> float:
+        """What a contract signed now for ``start`` costs (USD/acc-month): the sellers' prices, weighted by their offers.
+
+        The training a budget buys is priced at what the lab signs at, not at its book's
+        average: when contract prices rise, the same budget books less. Without offers, the
+        lab's own average price.
+        """
+        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
+        if offers.sum() <= 0:
+            return max(self.contract_price_now, 1e-9)
+        prices = np.array([c.contract_price for _, c in self.sellers])
+        return max(float(offers @ prices / offers.sum()), 1e-9)
 
     def commitment_horizon_months(self) -> int:
         """Months ahead a capacity contract signed now still binds the lab to pay."""
@@ -468,9 +497,11 @@ class LabAgent(mesa.Agent):
         self.compute_paid = compute_paid_usd
         self.spot_paid = spot_paid_usd
         contract_paid = max(0.0, compute_paid_usd - spot_paid_usd)
-        self.training_cost = (
+        # never more than was paid, so that rounding leaves no negative inference cost
+        self.training_cost = min(
+            compute_paid_usd,
             min(self.training_charged_acc * self.contract_price_now, contract_paid)
-            + spot_paid_usd * self.training_spot_share
+            + spot_paid_usd * self.training_spot_share,
         )
         self.inference_cost = compute_paid_usd - self.training_cost
         planned_acc = self.planned_inference.get(self.conditions.month, self.inference_demand)
