@@ -196,13 +196,24 @@ class LabAgent(mesa.Agent):
         """Compute the lab's products outside coding agents take this month (acc).
 
         They are sold on the lab's price list: a USD of their revenue takes what a USD buys at
-        the API's list price (times ``other_compute_vs_api``), so their margin is the API's and
-        falls or rises with what the lab pays for compute. A free list (price 0) sells at cost.
+        the API's price, its list price times the price index (times ``other_compute_vs_api``),
+        so their margin is the API's and falls or rises with what the lab pays for compute and
+        with its price changes. A free list (price 0) sells at cost.
         """
-        price = self.api_list_price_usd_per_acc
+        price = self.api_price_usd_per_acc
         if price <= 0:
             price = self.contract_price_now
         return self.other_revenue_now() * self.spec.other_compute_vs_api / max(price, 1e-9)
+
+    def pass_on_above_plan(self) -> float:
+        """Log price change that passes cost gains on to users once the margin is above plan (<= 0).
+
+        The cost-plus step, taken only downwards: above its planned margin a lab cuts prices
+        by the gap, as list prices at fixed capability fell about ten-fold a year while the
+        labs' margins stayed near plan; below plan it holds its list to win share, as the
+        record's 2024 losses show.
+        """
+        return min(0.0, self.spec.target_gross_margin - self.gross_margin)
 
     def set_price(self, rivals: list[LabAgent]) -> None:
         """Move the price index by the pricing policy, within the monthly limit and bounds."""
@@ -222,6 +233,7 @@ class LabAgent(mesa.Agent):
             # free lab (index 0, allowed by min/max_price_index) or a free rival is no math error
             own = math.log(max(self.price_index, PRICE_INDEX_LOG_FLOOR))
             step = s.scarcity_response * (1.0 - self.service_level) - s.list_price_pull * own
+            step += self.pass_on_above_plan()
             if rivals:
                 rival = max(float(np.mean([r.price_index for r in rivals])), PRICE_INDEX_LOG_FLOOR)
                 step += s.rival_response * (math.log(rival) - own)
