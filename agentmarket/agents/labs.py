@@ -60,6 +60,7 @@ class LabAgent(mesa.Agent):
         self.state = LabState.ACTIVE
         self.months_distressed = 0
         self.price_index = 1.0
+        self.api_list_cut = 1.0  # API list price over its basis' path, from cuts above plan (<= 1)
         self.training_compute = self.spec.initial_training_acc_months
         self.capability = 0.0
         self.contracts: list[Contract] = []
@@ -178,14 +179,16 @@ class LabAgent(mesa.Agent):
         ``list``: a list price per unit of work, set from the first month's cloud price and
         falling with hardware price-performance and with the compute a unit of work takes
         at the capability step (a new generation); efficiency gains between generations lower
-        the lab's cost, not the price. ``cost``: a multiple of this month's cloud cost-plus price.
+        the lab's cost, and reach the price only through the cuts a lab above plan makes
+        (:meth:`cut_api_list`). ``cost``: a multiple of this month's cloud cost-plus price.
+        Both times the list's cuts so far.
         """
         m = self.conditions
         if self.spec.api_price_basis is ApiPriceBasis.LIST:
             basis = m.list_base_price_usd_per_acc_month / m.efficiency_trend
         else:
             basis = m.base_price_usd_per_acc_month
-        return self.spec.api_price_multiple * basis
+        return self.spec.api_price_multiple * basis * self.api_list_cut
 
     @property
     def api_price_usd_per_acc(self) -> float:
@@ -205,20 +208,26 @@ class LabAgent(mesa.Agent):
             price = self.contract_price_now
         return self.other_revenue_now() * self.spec.other_compute_vs_api / max(price, 1e-9)
 
-    def pass_on_above_plan(self) -> float:
-        """Log price change that passes cost gains on to users once the margin is above plan (<= 0).
+    def cut_api_list(self) -> None:
+        """Pass cost gains on to API users once the margin is above plan: cut the API's list by the gap.
 
-        The cost-plus step, taken only downwards: above its planned margin a lab cuts prices
-        by the gap, as list prices at fixed capability fell about ten-fold a year while the
-        labs' margins stayed near plan; below plan it holds its list to win share, as the
-        record's 2024 losses show.
+        The cost-plus step, taken only downwards and on the list itself (``api_list_cut``), so
+        that the pull towards the list and the index's bounds act around the cut list: list
+        prices at fixed capability fell about ten-fold a year (``llm_price_decline``) while the
+        labs' margins stayed near plan. Below plan a lab holds its list to win share, as the
+        record's 2024 losses show. Plan prices are not cut: the record's plans kept their USD
+        prices. Only the adaptive policy cuts.
         """
-        return min(0.0, self.spec.target_gross_margin - self.gross_margin)
+        if self.policy is not PricingPolicy.ADAPTIVE:
+            return
+        step = min(0.0, self.spec.target_gross_margin - self.gross_margin)
+        self.api_list_cut *= math.exp(step)
 
     def set_price(self, rivals: list[LabAgent]) -> None:
         """Move the price index by the pricing policy, within the monthly limit and bounds."""
         s = self.spec
         policy = self.policy
+        self.cut_api_list()
         if policy is PricingPolicy.HOLD:
             return
         if policy is PricingPolicy.UNDERCUT and rivals:
@@ -233,7 +242,6 @@ class LabAgent(mesa.Agent):
             # free lab (index 0, allowed by min/max_price_index) or a free rival is no math error
             own = math.log(max(self.price_index, PRICE_INDEX_LOG_FLOOR))
             step = s.scarcity_response * (1.0 - self.service_level) - s.list_price_pull * own
-            step += self.pass_on_above_plan()
             if rivals:
                 rival = max(float(np.mean([r.price_index for r in rivals])), PRICE_INDEX_LOG_FLOOR)
                 step += s.rival_response * (math.log(rival) - own)
