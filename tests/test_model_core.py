@@ -208,14 +208,15 @@ def api_price_per_work(model, lab) -> float:
 
 
 def test_api_list_prices_per_unit_of_work_ignore_upstream_scarcity():
-    """Under list pricing a memory shock reaches API users only through the lab's price index."""
+    """Under list pricing a memory shock reaches API users only through the lab's price index
+    and the cuts it makes to its list above plan (which follow its margin, not upstream prices)."""
     calm, tight = (MarketModel(baseline(months=36, **o), rng=0) for o in ({}, MEMORY_SHOCK))
     for _ in range(36):
         calm.step()
         tight.step()
         for a, b in zip(calm.labs, tight.labs, strict=True):
-            assert api_price_per_work(calm, a) / a.price_index == pytest.approx(
-                api_price_per_work(tight, b) / b.price_index, rel=1e-9
+            assert api_price_per_work(calm, a) / (a.price_index * a.api_list_cut) == pytest.approx(
+                api_price_per_work(tight, b) / (b.price_index * b.api_list_cut), rel=1e-9
             )
     assert tight.market_base_price > 1.2 * calm.market_base_price
 
