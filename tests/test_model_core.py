@@ -131,8 +131,11 @@ def test_ten_times_the_memory_capacity_moves_the_binding_layer_elsewhere():
     assert sum(n for link, n in after.items() if link != "memory") > 0
 
 
-def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tightens_rationing():
-    """Twice the buyers at every price: twice the developers and twice the other AI workloads."""
+def test_doubling_demand_raises_compute_prices_and_what_users_pay_or_tightens_rationing():
+    """Twice the buyers at every price: twice the developers and twice the other AI workloads.
+
+    Scarcity reaches users as dearer API work (a lab above plan cuts its list by less when its
+    compute costs more), dearer plans or tighter rationing."""
     base = tidy(MarketModel(baseline(months=60), rng=5).run())
     market = load_scenario("baseline").market
     doubled = {
@@ -147,7 +150,8 @@ def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tighte
     service1 = np.mean([pivot(boom, lab)["service_level"].loc[late].mean() for lab in ("lab_a", "lab_b")])
     price0 = np.mean([pivot(base, lab)["price"].loc[late].mean() for lab in ("lab_a", "lab_b")])
     price1 = np.mean([pivot(boom, lab)["price"].loc[late].mean() for lab in ("lab_a", "lab_b")])
-    assert price1 > price0 or service1 < service0
+    api0, api1 = (pivot(t, "lab_a")["api_price_usd_per_acc"].loc[late].mean() for t in (base, boom))
+    assert api1 > api0 or price1 > price0 or service1 < service0
 
 
 def test_removing_the_capability_step_flattens_adoption():
