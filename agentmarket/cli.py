@@ -409,7 +409,9 @@ def calibrate(
     particles: Annotated[int | None, typer.Option(help="particles per generation (abc; default 100)", min=1)] = None,
     generations: Annotated[int | None, typer.Option(help="generations (abc; default 4)", min=1)] = None,
     seeds: Annotated[int, typer.Option(help="seeds per trial or particle", min=1)] = 3,
-    developers: Annotated[int, typer.Option(help="developer agents per run", min=1)] = 2000,
+    developers: Annotated[
+        int | None, typer.Option(help="developer agents per run (default: the scenario's)", min=1)
+    ] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     seed: AbcSeedOpt = 0,
@@ -485,7 +487,9 @@ def hindcast(
     particles: Annotated[int, typer.Option(help="ABC particles per generation", min=1)] = 100,
     generations: Annotated[int, typer.Option(help="ABC generations", min=1)] = 4,
     seeds: Annotated[int, typer.Option(help="seeds per particle", min=1)] = 3,
-    developers: Annotated[int, typer.Option(help="developer agents per run", min=1)] = 2000,
+    developers: Annotated[
+        int | None, typer.Option(help="developer agents per run (default: the scenario's)", min=1)
+    ] = None,
     runs: Annotated[int | None, typer.Option(help="posterior predictive runs (default: --particles)", min=2)] = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
@@ -528,7 +532,7 @@ def hindcast(
 @app.command()
 def convergence(
     scenario: ScenarioOpt = "baseline",
-    sizes: Annotated[str, typer.Option(help="developer-agent counts, comma-separated")] = "2000,10000,50000",
+    sizes: Annotated[str, typer.Option(help="developer-agent counts, comma-separated")] = "12500,50000,200000",
     seeds: Annotated[int, typer.Option(help="seeds per count", min=2)] = 5,
     months: Annotated[int, typer.Option(help="months to simulate", min=1)] = 48,
     out: Annotated[Path, typer.Option(help="figure to write (.png)")] = Path("runs/convergence.png"),

@@ -295,8 +295,13 @@ class Lab(Schema):
         ge=0,
         le=1,
     )
-    other_compute_cost_share: float = P(
-        0.5, "fraction", "compute bought per USD of other revenue, valued at the contract price", ge=0, le=10
+    other_compute_vs_api: float = P(
+        1.0,
+        "1",
+        "compute a USD of revenue outside coding agents takes, relative to what a USD of the lab's API buys "
+        "(1: its other products are sold on the same price list)",
+        ge=0,
+        le=100,
     )
     free_users: float = P(0.0, "users", "free users served on the lab's own compute", ge=0, le=1e10)
     free_user_acc_per_user: float = P(2e-4, "accelerator-months/month", "compute one free user takes", ge=0, le=10)

@@ -13,12 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from agentmarket.scenarios import load_scenario
 from agentmarket.visualization.browser import (
     CHROMIUM,
     RequestLog,
     launch_chromium,
     running_server,
 )
+
+BASELINE_AGENTS = f"{load_scenario('baseline').simulation.developer_agents:,} developer agents"
+"""The run label's agent count for the dashboard's default run, the baseline's own."""
 
 OUT = Path(__file__).resolve().parents[1] / "test-output"
 
@@ -182,11 +186,11 @@ def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
 
 def test_changed_control_takes_effect_after_reset(server, context):
     tab = Tab(context, server.url)
-    assert "10,000 developer agents" in tab.run_label
+    assert BASELINE_AGENTS in tab.run_label
     start = tab.date
     tab.set_input("developers", "2000")
     stepped = tab.step()  # handled after the new value: the page has taken it in
-    assert "10,000 developer agents" in tab.run_label, "the run changed before Reset"
+    assert BASELINE_AGENTS in tab.run_label, "the run changed before Reset"
     assert month_number(stepped) == month_number(start) + 1, "the run was replaced before Reset"
     tab.click(".am-reset")
     tab.page.wait_for_function(
@@ -221,7 +225,7 @@ def test_two_pages_keep_separate_models(server, context):
     second.set_input("developers", "3000")
     second.click(".am-reset")
     second.page.wait_for_function("document.querySelector('.am-run-label').innerText.includes('3,000')", timeout=10_000)
-    assert "10,000 developer agents" in first.run_label
+    assert BASELINE_AGENTS in first.run_label
 
 
 def test_invalid_value_shows_message_and_keeps_the_run(server, context):
@@ -276,7 +280,6 @@ def test_a_posterior_given_in_the_page_draws_each_runs_parameters(server, contex
 
     from agentmarket.calibration.calibrate import load_free_parameters
     from agentmarket.calibration.posterior import load_posterior
-    from agentmarket.scenarios import load_scenario
     from agentmarket.visualization.state import read_key
 
     base = load_scenario("baseline")

@@ -131,8 +131,11 @@ def test_ten_times_the_memory_capacity_moves_the_binding_layer_elsewhere():
     assert sum(n for link, n in after.items() if link != "memory") > 0
 
 
-def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tightens_rationing():
-    """Twice the buyers at every price: twice the developers and twice the other AI workloads."""
+def test_doubling_demand_raises_compute_prices_and_what_users_pay_or_tightens_rationing():
+    """Twice the buyers at every price: twice the developers and twice the other AI workloads.
+
+    Scarcity reaches users as dearer API work (a lab above plan cuts its list by less when its
+    compute costs more), dearer plans or tighter rationing."""
     base = tidy(MarketModel(baseline(months=60), rng=5).run())
     market = load_scenario("baseline").market
     doubled = {
@@ -147,7 +150,8 @@ def test_doubling_demand_raises_compute_prices_and_subscription_prices_or_tighte
     service1 = np.mean([pivot(boom, lab)["service_level"].loc[late].mean() for lab in ("lab_a", "lab_b")])
     price0 = np.mean([pivot(base, lab)["price"].loc[late].mean() for lab in ("lab_a", "lab_b")])
     price1 = np.mean([pivot(boom, lab)["price"].loc[late].mean() for lab in ("lab_a", "lab_b")])
-    assert price1 > price0 or service1 < service0
+    api0, api1 = (pivot(t, "lab_a")["api_price_usd_per_acc"].loc[late].mean() for t in (base, boom))
+    assert api1 > api0 or price1 > price0 or service1 < service0
 
 
 def test_removing_the_capability_step_flattens_adoption():
@@ -208,14 +212,15 @@ def api_price_per_work(model, lab) -> float:
 
 
 def test_api_list_prices_per_unit_of_work_ignore_upstream_scarcity():
-    """Under list pricing a memory shock reaches API users only through the lab's price index."""
+    """Under list pricing a memory shock reaches API users only through the lab's price index
+    and the cuts it makes to its list above plan (which follow its margin, not upstream prices)."""
     calm, tight = (MarketModel(baseline(months=36, **o), rng=0) for o in ({}, MEMORY_SHOCK))
     for _ in range(36):
         calm.step()
         tight.step()
         for a, b in zip(calm.labs, tight.labs, strict=True):
-            assert api_price_per_work(calm, a) / a.price_index == pytest.approx(
-                api_price_per_work(tight, b) / b.price_index, rel=1e-9
+            assert api_price_per_work(calm, a) / (a.price_index * a.api_list_cut) == pytest.approx(
+                api_price_per_work(tight, b) / (b.price_index * b.api_list_cut), rel=1e-9
             )
     assert tight.market_base_price > 1.2 * calm.market_base_price
 

@@ -24,8 +24,11 @@ UNFUNDED_BIG_SPENDER = [
     "labs.lab_a.initial_cash_usd=1e10",
     "labs.lab_a.training_floor_usd_per_month=5e8",
     "labs.lab_a.training_share_of_revenue=3.0",
-    # its overhead is small and its prices are well above its compute cost, so its users pay their way
+    # its overhead is small and its prices are well above its compute cost, and held there, so its
+    # users pay their way
     "labs.lab_a.api_price_multiple=8.0",
+    "labs.lab_a.pricing_policy=hold",
+    "developers.compute_acc_per_work_share=1.5",
     "labs.lab_a.forecast_smoothing=0.3",
     "labs.lab_a.other_cost_fixed_usd_per_month=1e7",
     "labs.lab_a.other_cost_share_of_revenue=0.1",

@@ -140,6 +140,28 @@ def test_adaptive_rises_with_unserved_demand_and_moves_towards_rivals():
     assert lab.price_index == pytest.approx(1.2 * math.exp(-0.2 * math.log(1.2)), rel=1e-12)
 
 
+@pytest.mark.parametrize(("margin", "cut"), [(0.8, math.exp(-0.3)), (0.5, 1.0), (-0.9, 1.0)])
+def test_an_adaptive_lab_above_plan_cuts_its_api_list_by_the_gap_and_keeps_its_plan_prices(margin, cut):
+    lab = lab_with(PricingPolicy.ADAPTIVE, target_gross_margin=0.5, scarcity_response=0.0, list_price_pull=0.0)
+    lab.model.conditions = lab.model.conditions.with_start_base_price(500.0)
+    api_before, plan_before = lab.api_list_price_usd_per_acc, lab.plan_price("max")
+    lab.service_level, lab.gross_margin = 1.0, margin
+    lab.set_price([])
+    assert lab.api_list_price_usd_per_acc == pytest.approx(api_before * cut, rel=1e-12)
+    assert lab.plan_price("max") == plan_before
+    assert lab.price_index == 1.0
+
+
+@pytest.mark.parametrize("policy", [PricingPolicy.HOLD, PricingPolicy.COST_PLUS, PricingPolicy.UNDERCUT])
+def test_only_the_adaptive_policy_cuts_the_api_list(policy):
+    lab = lab_with(policy, target_gross_margin=0.5)
+    lab.model.conditions = lab.model.conditions.with_start_base_price(500.0)
+    before = lab.api_list_price_usd_per_acc
+    lab.gross_margin = 0.9
+    lab.set_price([lab_with(PricingPolicy.HOLD)])
+    assert lab.api_list_price_usd_per_acc == before
+
+
 def test_adaptive_and_cost_plus_prices_stay_within_the_index_bounds():
     lab = lab_with(PricingPolicy.ADAPTIVE, scarcity_response=0.15, price_adjust_per_month=0.05, max_price_index=1.02)
     lab.price_index, lab.service_level = 1.0, 0.0  # a step of +0.05 would pass the ceiling

@@ -110,9 +110,11 @@ def test_a_binding_target_is_met_in_8_of_10_seeds_and_missed_in_7(monkeypatch):
 
 
 @pytest.mark.slow
-def test_the_baseline_passes_every_held_fact_target_over_a_few_seeds():
+def test_the_baseline_passes_every_held_fact_target_over_the_seeds_validate_runs():
+    """Over seeds 0-9, as ``agentmarket validate --seeds 10``: lab_a's revenue varies about
+    two-fold between seeds (January 2026: 0.66e9-1.50e9 USD), so three seeds cannot hold a 25% band."""
     params = load_scenario("baseline", {"simulation.months": horizon_months("baseline")})
-    table = validation_table(run_seeds(params, range(3), workers=1))
+    table = validation_table(run_seeds(params, range(10), workers=1))
     held = table[table["status"].isin(["pass", "miss", "known miss"])]
     missed = held[held["status"] == "miss"]
     assert missed.empty, missed[["id", "target", "model mean"]].to_string()

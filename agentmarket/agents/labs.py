@@ -68,6 +68,7 @@ class LabAgent(mesa.Agent):
         self.state = LabState.ACTIVE
         self.months_distressed = 0
         self.price_index = 1.0
+        self.api_list_cut = 1.0  # API list price over its basis' path, from cuts above plan (<= 1)
         self.training_compute = self.spec.initial_training_acc_months
         self.capability = 0.0
         self.contracts: list[Contract] = []
@@ -212,25 +213,61 @@ class LabAgent(mesa.Agent):
         self._book_key = (month, self.contracts, len(self.contracts))
 
     @property
-    def api_price_usd_per_acc(self) -> float:
-        """What API users pay per accelerator-month of agent work (USD), times the price index.
+    def api_list_price_usd_per_acc(self) -> float:
+        """The API's list price per accelerator-month of agent work (USD), before the price index.
 
         ``list``: a list price per unit of work, set from the first month's cloud price and
         falling with hardware price-performance and with the compute a unit of work takes
         at the capability step (a new generation); efficiency gains between generations lower
-        the lab's cost, not the price. ``cost``: a multiple of this month's cloud cost-plus price.
+        the lab's cost, and reach the price only through the cuts a lab above plan makes
+        (:meth:`cut_api_list`). ``cost``: a multiple of this month's cloud cost-plus price.
+        Both times the list's cuts so far.
         """
         m = self.conditions
         if self.spec.api_price_basis is ApiPriceBasis.LIST:
             basis = m.list_base_price_usd_per_acc_month / m.efficiency_trend
         else:
             basis = m.base_price_usd_per_acc_month
-        return self.spec.api_price_multiple * basis * self.price_index
+        return self.spec.api_price_multiple * basis * self.api_list_cut
+
+    @property
+    def api_price_usd_per_acc(self) -> float:
+        """What API users pay per accelerator-month of agent work (USD): the list price times the price index."""
+        return self.api_list_price_usd_per_acc * self.price_index
+
+    def other_products_acc(self) -> float:
+        """Compute the lab's products outside coding agents take this month (acc).
+
+        They are sold on the lab's price list: a USD of their revenue takes what a USD buys at
+        the API's price, its list price times the price index (times ``other_compute_vs_api``),
+        so their margin is the API's and falls or rises with what the lab pays for compute and
+        with its price changes. A free list (price 0) sells at cost.
+        """
+        price = self.api_price_usd_per_acc
+        if price <= 0:
+            price = self.contract_price_now
+        return self.other_revenue_now() * self.spec.other_compute_vs_api / max(price, 1e-9)
+
+    def cut_api_list(self) -> None:
+        """Pass cost gains on to API users once the margin is above plan: cut the API's list by the gap.
+
+        The cost-plus step, taken only downwards and on the list itself (``api_list_cut``), so
+        that the pull towards the list and the index's bounds act around the cut list: list
+        prices at fixed capability fell about ten-fold a year (``llm_price_decline``) while the
+        labs' margins stayed near plan. Below plan a lab holds its list to win share, as the
+        record's 2024 losses show. Plan prices are not cut: the record's plans kept their USD
+        prices. Only the adaptive policy cuts.
+        """
+        if self.policy is not PricingPolicy.ADAPTIVE:
+            return
+        step = min(0.0, self.spec.target_gross_margin - self.gross_margin)
+        self.api_list_cut *= math.exp(step)
 
     def set_price(self, rivals: list[LabAgent]) -> None:
         """Move the price index by the pricing policy, within the monthly limit and bounds."""
         s = self.spec
         policy = self.policy
+        self.cut_api_list()
         if policy is PricingPolicy.HOLD:
             return
         if policy is PricingPolicy.UNDERCUT and rivals:
@@ -336,7 +373,7 @@ class LabAgent(mesa.Agent):
         price = max(self.contract_price_now, 1e-9)
         self.coding_demand = coding_acc
         self.other_demand = (
-            self.other_revenue_now() * self.spec.other_compute_cost_share / price
+            self.other_products_acc()
             + self.spec.free_users * self.spec.free_user_acc_per_user * self.conditions.compute_efficiency
         )
         if self.state is LabState.ACTIVE:
@@ -427,14 +464,26 @@ class LabAgent(mesa.Agent):
         start = m.month + lead
         users = self.forecast(lead)
         self.planned_inference[start] = users
-        price = max(self.contract_price_now, 1e-9)
         own = self.own_capacity(start)
         booked_users = users * (1.0 + self.spec.booking_buffer)
         self.sign_contracts(start, self.spec.contract_months, booked_users - self.contracted(start) - own)
-        training = min(self.training_budget_usd, self.committable_usd_per_month()) / price
+        training = min(self.training_budget_usd, self.committable_usd_per_month()) / self.new_contract_price(start)
         self.planned_training[start] = training
         need = booked_users + training - self.contracted(start) - own
         self.sign_contracts(start, self.spec.contract_months, need)
+
+    def new_contract_price(self, start: int) -> float:
+        """What a contract signed now for ``start`` costs (USD/acc-month): the sellers' prices, weighted by their offers.
+
+        The training a budget buys is priced at what the lab signs at, not at its book's
+        average: when contract prices rise, the same budget books less. Without offers, the
+        lab's own average price.
+        """
+        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
+        if offers.sum() <= 0:
+            return max(self.contract_price_now, 1e-9)
+        prices = np.array([c.contract_price for _, c in self.sellers])
+        return max(float(offers @ prices / offers.sum()), 1e-9)
 
     def commitment_horizon_months(self) -> int:
         """Months ahead a capacity contract signed now still binds the lab to pay."""
@@ -523,9 +572,11 @@ class LabAgent(mesa.Agent):
         self.compute_paid = compute_paid_usd
         self.spot_paid = spot_paid_usd
         contract_paid = max(0.0, compute_paid_usd - spot_paid_usd)
-        self.training_cost = (
+        # never more than was paid, so that rounding leaves no negative inference cost
+        self.training_cost = min(
+            compute_paid_usd,
             min(self.training_charged_acc * self.contract_price_now, contract_paid)
-            + spot_paid_usd * self.training_spot_share
+            + spot_paid_usd * self.training_spot_share,
         )
         self.inference_cost = compute_paid_usd - self.training_cost
         planned_acc = self.planned_inference.get(self.conditions.month, self.inference_demand)

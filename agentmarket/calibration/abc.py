@@ -341,7 +341,7 @@ def run_abc(
     particles: int = 100,
     generations: int = 4,
     seeds: int = 3,
-    developers: int = 2000,
+    developers: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     out: str | Path = "runs/abc",
@@ -361,7 +361,7 @@ def run_abc(
     import pyabc
 
     from agentmarket.experiments.executor import open_executor
-    from agentmarket.scenarios import apply_overrides, load_raw
+    from agentmarket.scenarios import apply_overrides, load_raw, validate
 
     logging.getLogger("ABC").setLevel(logging.WARNING)
 
@@ -369,13 +369,14 @@ def run_abc(
         raise InputError(f"--particles must be at least 1 (got {particles})")
     if generations < 1:
         raise InputError(f"--generations must be at least 1 (got {generations})")
+    raw = load_raw(scenario)
+    developers = validate(raw).simulation.developer_agents if developers is None else developers
     if seeds < 1 or developers < 1:
         raise InputError("--seeds and --developers must be at least 1")
     facts = list(held_facts() if facts is None else facts)
     if not facts:
         raise InputError("no held facts to calibrate on")
     space = prior_space(keys)
-    raw = load_raw(scenario)
     months = months_until(raw, max(fact_month(t) for t, _ in facts))
     raw = apply_overrides(raw, {"simulation.months": months, "simulation.developer_agents": developers})
     settings = AbcSettings(

@@ -110,7 +110,7 @@ def calibrate(
     scenario: str = "baseline",
     trials: int = 60,
     seeds: int = 3,
-    developers: int = 2000,
+    developers: int | None = None,
     workers: int | None = 1,
     sampler_seed: int = 0,
     show_progress_bar: bool = True,
@@ -129,6 +129,8 @@ def calibrate(
     check_workers(workers, scheduler)
     free = load_free_parameters()
     months = horizon_months(scenario)
+    if developers is None:
+        developers = load_scenario(scenario).simulation.developer_agents
 
     def trial_loss(trial: optuna.Trial, executor: Executor) -> float:
         values = expand(free, {p.key: p.suggest(trial) for p in free})

@@ -22,6 +22,7 @@ OUTPUTS: dict[str, tuple[str, str, str]] = {
     "agent work share, 2026-12": ("market", "agent_work_share", "2026-12"),
     "lab_a revenue, 2026-12 (USD/month)": ("lab_a", "revenue", "2026-12"),
     "compute price, 2026-12 (USD/acc-hour)": ("market", "compute_price", "2026-12"),
+    "lab_a gross margin, 2024-12": ("lab_a", "gross_margin", "2024-12"),
 }
 
 
@@ -34,7 +35,7 @@ def outputs_of(table: pd.DataFrame) -> dict[str, float]:
 
 
 def convergence_table(
-    sizes: tuple[int, ...] = (2000, 10000, 50000),
+    sizes: tuple[int, ...] = (12500, 50000, 200000),
     seeds: int = 5,
     scenario: str = "baseline",
     months: int = 48,

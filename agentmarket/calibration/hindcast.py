@@ -150,7 +150,7 @@ def run_hindcast(
     particles: int = 100,
     generations: int = 4,
     seeds: int = 3,
-    developers: int = 2000,
+    developers: int | None = None,
     runs: int | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -166,6 +166,8 @@ def run_hindcast(
     from agentmarket.scenarios import apply_overrides, load_raw, validate
 
     known, later = split_facts(cutoff)
+    if developers is None:
+        developers = validate(load_raw(scenario)).simulation.developer_agents
     runs = runs or particles
     if runs < 2:
         raise InputError(f"--runs must be at least 2 to form an interval (got {runs})")
