@@ -115,6 +115,19 @@ class Tab:
             self.page.wait_for_timeout(50)
         raise AssertionError(f"the date stayed {before!r}")
 
+    def wait_for_quiet_date(self, quiet_s: float = 1.5, timeout_s: float = 15.0) -> str:
+        """The date once it has not changed for ``quiet_s`` (a month in flight has landed)."""
+        deadline = time.monotonic() + timeout_s
+        last, since = self.date, time.monotonic()
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+            now = self.date
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return now
+        raise AssertionError(f"the date kept changing (last {last!r})")
+
     def step(self, months: int = 1) -> str:
         for _ in range(months):
             before = self.date
@@ -171,7 +184,8 @@ def test_reset_step_and_play_advance_the_date_and_redraw(server, context):
     )
     tab.click(".am-play")  # pause
     tab.page.locator(".am-play", has_text="Play").wait_for(timeout=5_000)
-    # Step waits for any month in flight; after it, a paused run moves only when stepped
+    # the month in flight when Pause came lands; after it, a paused run moves only when stepped
+    tab.wait_for_quiet_date()
     after_pause = tab.step()
     assert month_number(tab.step()) == month_number(after_pause) + 1, "the run went on playing after Pause"
     played_to = tab.date
