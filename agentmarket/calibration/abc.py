@@ -32,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from agentmarket import __version__
-from agentmarket.calibration.calibrate import PRIORS, FreeParameter, load_free_parameters, write_calibrated_scenario
+from agentmarket.calibration.calibrate import (
+    PRIORS,
+    FreeParameter,
+    load_free_parameters,
+    run_developers,
+    write_calibrated_scenario,
+)
 from agentmarket.calibration.validate import Target, fact_month, held_facts, model_values, tolerance_errors
 from agentmarket.errors import InputError
 from agentmarket.output import refuse_file_as_folder, refuse_foreign_folder
@@ -361,7 +367,7 @@ def run_abc(
     import pyabc
 
     from agentmarket.experiments.executor import open_executor
-    from agentmarket.scenarios import apply_overrides, load_raw, validate
+    from agentmarket.scenarios import apply_overrides, load_raw
 
     logging.getLogger("ABC").setLevel(logging.WARNING)
 
@@ -369,14 +375,14 @@ def run_abc(
         raise InputError(f"--particles must be at least 1 (got {particles})")
     if generations < 1:
         raise InputError(f"--generations must be at least 1 (got {generations})")
-    raw = load_raw(scenario)
-    developers = validate(raw).simulation.developer_agents if developers is None else developers
+    developers = run_developers(scenario, developers)
     if seeds < 1 or developers < 1:
         raise InputError("--seeds and --developers must be at least 1")
     facts = list(held_facts() if facts is None else facts)
     if not facts:
         raise InputError("no held facts to calibrate on")
     space = prior_space(keys)
+    raw = load_raw(scenario)
     months = months_until(raw, max(fact_month(t) for t, _ in facts))
     raw = apply_overrides(raw, {"simulation.months": months, "simulation.developer_agents": developers})
     settings = AbcSettings(

@@ -94,6 +94,15 @@ def horizon_months(scenario: str) -> int:
     return month_index(LAST_TARGET_MONTH) - month_index(start) + 1
 
 
+def run_developers(scenario: str, developers: int | None = None) -> int:
+    """Developer agents per calibration run: ``developers`` if given, else the scenario's own count.
+
+    The baseline's count is the smallest whose outputs agree with four times as many; fewer
+    agents bias the early margins (docs/validation.md, "Convergence in agent count").
+    """
+    return load_scenario(scenario).simulation.developer_agents if developers is None else developers
+
+
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"a.b.c": 1} -> {"a": {"b": {"c": 1}}}."""
     out: dict[str, Any] = {}
@@ -129,8 +138,7 @@ def calibrate(
     check_workers(workers, scheduler)
     free = load_free_parameters()
     months = horizon_months(scenario)
-    if developers is None:
-        developers = load_scenario(scenario).simulation.developer_agents
+    developers = run_developers(scenario, developers)
 
     def trial_loss(trial: optuna.Trial, executor: Executor) -> float:
         values = expand(free, {p.key: p.suggest(trial) for p in free})

@@ -160,14 +160,14 @@ def run_hindcast(
 ) -> Hindcast:
     """Calibrate on the facts up to ``cutoff``, forecast the later ones, and score both forecasts."""
     from agentmarket.calibration.abc import INTERVAL, run_abc
+    from agentmarket.calibration.calibrate import run_developers
     from agentmarket.calibration.posterior import Posterior
     from agentmarket.experiments.executor import open_executor
     from agentmarket.files import write_atomic
     from agentmarket.scenarios import apply_overrides, load_raw, validate
 
     known, later = split_facts(cutoff)
-    if developers is None:
-        developers = validate(load_raw(scenario)).simulation.developer_agents
+    developers = run_developers(scenario, developers)
     runs = runs or particles
     if runs < 2:
         raise InputError(f"--runs must be at least 2 to form an interval (got {runs})")
