@@ -221,7 +221,7 @@ class LabAgent(mesa.Agent):
         at the capability step (a new generation); efficiency gains between generations lower
         the lab's cost, and reach the price only through the cuts a lab above plan makes
         (:meth:`cut_api_list`). ``cost``: a multiple of this month's cloud cost-plus price.
-        Both times the list's cuts so far.
+        Either basis is scaled by the cuts made so far (``api_list_cut``).
         """
         m = self.conditions
         if self.spec.api_price_basis is ApiPriceBasis.LIST:
@@ -264,7 +264,7 @@ class LabAgent(mesa.Agent):
         self.api_list_cut *= math.exp(step)
 
     def set_price(self, rivals: list[LabAgent]) -> None:
-        """Move the price index by the pricing policy, within the monthly limit and bounds."""
+        """Cut the API list above plan (adaptive policy), then move the price index by the policy, within the monthly limit and bounds."""
         s = self.spec
         policy = self.policy
         self.cut_api_list()
