@@ -556,23 +556,20 @@ class MarketModel(mesa.Model):
         self.deliver_to_labs(result)
         service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
-        dev.pay(self.offer, service)
-        subs = dev.revenue_by_lab(Channel.SUBSCRIPTION)
-        api = dev.revenue_by_lab(Channel.API)
-        work = dev.work_share_by_lab(service)
-        subscribers = dev.subscribers_by_lab()
-        clients_over_100m = dev.clients_over_by_lab(1e8)
+        month = dev.settle(self.offer, service, 1e8)
         for j, lab in enumerate(self.labs):
-            lab.settle(float(subs[j]), float(api[j]), float(lab_paid[j]), float(lab_spot_paid[j]))
-            lab.subscribers = float(subscribers[j])
-            lab.agent_work_share = float(work[j])
-            lab.clients_over_100m = int(clients_over_100m[j])
+            lab.settle(
+                float(month.subscription_usd[j]), float(month.api_usd[j]), float(lab_paid[j]), float(lab_spot_paid[j])
+            )
+            lab.subscribers = float(month.subscribers[j])
+            lab.agent_work_share = float(month.work_share[j])
+            lab.clients_over_100m = int(month.clients_over[j])
         self._wage_quantiles = None
         self.developer_payments = float(dev.payments_usd())
         adopters = dev.adopter_count()
         self.adopters = float(adopters * dev.weight)
         self.adoption_share = adopters / dev.n
-        self.agent_work_share = float(work.sum())
+        self.agent_work_share = float(month.work_share.sum())
         self._update_layer_stats()
 
     def pay_clouds(self, result: ClearingResult) -> tuple[list[float], list[float]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from agentmarket.params import NetworkKind
 
@@ -37,8 +38,10 @@ class PeerNetwork:
         if self.adjacency is None:
             total = adopted.sum(dtype=np.float64)
             return (total - (adopted if idx is None else adopted[idx])) * inv
-        counts = self.adopted_peer_counts(adopted)
-        return (counts if idx is None else counts[idx]) * inv
+        if idx is not None:
+            a = self.adjacency
+            return peer_share_of(a.indptr, a.indices, a.data, self._inv_degree, adopted.view(np.int8), idx)
+        return self.adopted_peer_counts(adopted) * inv
 
     def adopted_peer_counts(self, adopted: np.ndarray) -> np.ndarray:
         """Number of each developer's peers who have adopted: one CSR mat-vec in the matrix's integer type.
@@ -60,6 +63,23 @@ class PeerNetwork:
         if self.adjacency is None:
             return self.n * (self.n - 1) // 2
         return int(self.adjacency.nnz // 2)
+
+
+@njit(cache=True, nogil=True)
+def peer_share_of(indptr, indices, data, inv_degree, adopted, idx):
+    """Adopting share of the peers of developers ``idx``: their CSR rows dotted with ``adopted`` (0/1), times 1/degree.
+
+    Only the rows of ``idx`` are read. The counts are exact integers, as in the sparse
+    product of :meth:`PeerNetwork.adopted_peer_counts`.
+    """
+    out = np.empty(idx.size)
+    for k in range(idx.size):
+        i = idx[k]
+        count = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            count += data[p] * adopted[indices[p]]
+        out[k] = count * inv_degree[i]
+    return out
 
 
 def small_world(n: int, mean_degree: int, rewire_prob: float, rng: np.random.Generator) -> sp.csr_matrix:

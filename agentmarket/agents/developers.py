@@ -17,19 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from agentmarket.agents import kernels
 from agentmarket.network import PeerNetwork
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
-
-
-def nan_to_num(values: np.ndarray) -> np.ndarray:
-    """``np.nan_to_num(values)``, without its general machinery when every value is finite (the usual case)."""
-    return values if np.isfinite(values).all() else np.nan_to_num(values)
 
 
 class DeveloperState(IntEnum):
@@ -68,14 +64,8 @@ class Offer:
     compute_acc_per_work_share: float  # accelerator-months per month for a whole developer's work
 
 
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """``num / den``, inf where ``den`` is 0 (a free option always pays)."""
-    with np.errstate(over="ignore"):  # a return beyond float range is as good as infinite
-        return np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
-
-
-def draw_gumbel(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Standard Gumbel draws, the same stream as ``rng.gumbel(size=shape)``, with vectorised logs.
+def draw_gumbel(rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` standard Gumbel draws, the same stream as ``rng.gumbel(size=size)``, with vectorised logs.
 
     numpy's Gumbel is ``-log(-log(1 - u))`` of the generator's next uniform ``u``, drawn
     with a scalar ``log`` per value; here the same uniforms go through numpy's vector
@@ -84,36 +74,16 @@ def draw_gumbel(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     and draws again (probability 2**-53 per value), sends the whole draw to ``rng.gumbel``.
     """
     state = rng.bit_generator.state
-    g = rng.random(shape)
+    g = rng.random(size)
     if g.size and not g.all():
         rng.bit_generator.state = state
-        return rng.gumbel(size=shape)
+        return rng.gumbel(size=size)
     np.subtract(1.0, g, out=g)
     np.log(g, out=g)
     np.negative(g, out=g)
     np.log(g, out=g)
     np.subtract(0.0, g, out=g)
     return g
-
-
-def first_argmax(rows: np.ndarray) -> np.ndarray:
-    """Index of the largest row in each column of an (options x developers) array, first on ties.
-
-    Same result as ``np.argmax(rows, axis=0)`` for arrays without NaN, in a few passes over
-    whole columns instead of a short reduction per developer.
-    """
-    best = np.zeros(rows.shape[1], dtype=np.int64)
-    top = rows[0].copy()
-    for j in range(1, rows.shape[0]):
-        better = rows[j] > top
-        best[better] = j
-        np.copyto(top, rows[j], where=better)
-    return best
-
-
-def pick(rows: np.ndarray, best: np.ndarray) -> np.ndarray:
-    """``rows[best[i], i]`` for each column ``i`` of an (options x developers) array."""
-    return rows[best, np.arange(best.size)]
 
 
 def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
@@ -174,19 +144,22 @@ class DeveloperPopulation:
         self._held_all = np.zeros(0, dtype=np.int64)
         self._held = {c: np.zeros(0, dtype=np.int64) for c in Channel}
         self._option_lab = {
-            Channel.API: np.arange(self.n_labs),
-            Channel.SUBSCRIPTION: np.repeat(np.arange(self.n_labs), self.n_plans),
+            Channel.API: np.arange(self.n_labs, dtype=np.int64),
+            Channel.SUBSCRIPTION: np.repeat(np.arange(self.n_labs, dtype=np.int64), self.n_plans),
         }
         self._option_plan = {
-            Channel.API: np.full(self.n_labs, -1),
-            Channel.SUBSCRIPTION: np.tile(np.arange(self.n_plans), self.n_labs),
+            Channel.API: np.full(self.n_labs, -1, dtype=np.int64),
+            Channel.SUBSCRIPTION: np.tile(np.arange(self.n_plans, dtype=np.int64), self.n_labs),
         }
         self._read_offer: Offer | None = None  # the offer the cached options and reliability were derived from
         self._options: dict[Channel, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._reliability = np.ones(self.n_labs)
         self._delivered = np.ones(self.n_labs)  # per lab: service level times reliability (share of work's time saved)
         self._api_usd_per_work_share = np.zeros(self.n_labs)  # per lab: API price of a whole developer's work, served
-        self._plan_cap = np.ones(0)  # per subscription option: most work share the plan allows
+        self._client_spend = np.zeros(self.n_labs * d.client_count)  # scratch: API spend per (lab, client)
+        self._client_seen = np.zeros(self.n_labs * d.client_count, dtype=np.bool_)
+        self._terms: kernels.Terms | None = None  # the offer and rules as the compiled loops read them
+        self._demand_acc = np.zeros(self.n_labs)  # per lab: accelerator-months per month, per agent
 
     def step(self, offer: Offer) -> np.ndarray:
         """One month of the developers: churn, switching and adoption against ``offer``, then usage.
@@ -253,49 +226,36 @@ class DeveloperPopulation:
         self._api_usd_per_work_share = (
             offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
         )
-        self._plan_cap = offer.plan_cap.reshape(-1)
+        self._terms = self.loop_terms(offer)
         self._read_offer = offer
 
-    def evaluate(self, idx: np.ndarray, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Work share, value (USD/month) and cost (USD/month) of every option for developers ``idx``.
-
-        All of ``idx`` must pay through ``channel``. Value is the wage of the time saved, net
-        of review, times the service level the lab delivered; unavailable options cost inf.
-        """
-        share, value, cost = self.evaluate_options(idx, offer, channel)
-        return share.T, value.T, cost.T
-
-    def evaluate_options(
-        self, idx: np.ndarray, offer: Offer, channel: Channel
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`evaluate` as (options x developers) arrays: work share, value and cost (USD/month).
-
-        One row per option keeps every operation on long contiguous rows; the number of
-        options is small (labs x plans), the number of developers large.
-        """
-        lab, _plan, _price = self.options(offer, channel)
-        return self.evaluate_at(idx[None, :], lab[:, None], np.arange(lab.size)[:, None], offer, channel)
-
-    def evaluate_at(
-        self, idx: np.ndarray, lab: np.ndarray, option: np.ndarray, offer: Offer, channel: Channel
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Work share, value and cost (USD/month) of developers ``idx`` at options ``option`` of labs ``lab``.
-
-        The arguments broadcast: one option per developer (all 1-d), or every option for
-        every developer (options as a column, developers as a row). Value is the wage of
-        the time saved, net of review and of fixing (reliability), times the service level
-        the lab delivered.
-        """
-        _lab, _plan, price = self.options(offer, channel)
-        auto = np.minimum(1.0, self.affinity[idx] * offer.capability[lab])
-        if channel is Channel.API:
-            share = np.minimum(1.0, auto * self.params.developers.api_usage_multiple)
-            cost = share * self._api_usd_per_work_share[lab] + price[option]
-        else:
-            share = np.minimum(auto, self._plan_cap[option])
-            cost = np.broadcast_to(price[option], share.shape)
-        value = share * self._wage_month[idx] * self._delivered[lab]
-        return share, value, cost
+    def loop_terms(self, offer: Offer) -> kernels.Terms:
+        """The offer's options (per channel: lab, plan, price, cap), the labs' terms and the rules, as the loops read them."""
+        n_options = [self._option_lab[c].size for c in CHANNELS]
+        shape = (len(CHANNELS), max(n_options))
+        lab, plan = np.zeros(shape, dtype=np.int64), np.full(shape, -1, dtype=np.int64)
+        price, cap = np.full(shape, np.inf), np.ones(shape)
+        for c in CHANNELS:
+            k = n_options[c]
+            lab[c, :k], plan[c, :k], price[c, :k] = self._options[c]
+        cap[Channel.SUBSCRIPTION, : n_options[Channel.SUBSCRIPTION]] = offer.plan_cap.reshape(-1)
+        a, churn, d = self.params.adoption, self.params.churn, self.params.developers
+        rules = np.empty(kernels.RULES)
+        rules[kernels.API_MULTIPLE] = d.api_usage_multiple
+        rules[kernels.CHURN_ENABLED] = float(churn.enabled)
+        rules[kernels.CHURN_BASE] = churn.base_rate_per_month
+        rules[kernels.CHURN_UNPROFITABLE] = churn.rate_when_unprofitable
+        rules[kernels.CHURN_ROI] = churn.roi_threshold
+        rules[kernels.REVIEW_RATE] = d.review_rate_per_month
+        rules[kernels.NOISE_USD] = d.choice_noise_usd
+        rules[kernels.SWITCHING_USD] = d.switching_cost_usd
+        rules[kernels.INNOVATION] = a.innovation
+        rules[kernels.IMITATION] = a.imitation
+        rules[kernels.ACC_PER_WORK_SHARE] = offer.compute_acc_per_work_share
+        return kernels.Terms(
+            np.array(n_options, dtype=np.int64), lab, plan, price, cap,
+            np.asarray(offer.capability, dtype=np.float64), self._delivered, self._api_usd_per_work_share, rules,
+        )  # fmt: skip
 
     def reliability(self, offer: Offer) -> np.ndarray:
         """Share of delegated work's time really saved, per lab: a logistic in capability.
@@ -307,177 +267,92 @@ class DeveloperPopulation:
         return self._reliability
 
     def decide(self, offer: Offer, rng: np.random.Generator) -> None:
-        """One month of churn, switching and adoption (see docs/model.md, Developers)."""
-        adopted = self.adopted
+        """One month of churn, switching and adoption (see docs/model.md, Developers), then usage.
+
+        Draws, in order: a churn and a review uniform per holder, an adoption uniform per
+        non-holder, then per channel (subscription, API) Gumbel noise over the options for
+        the holders who review and for the non-holders. Adopters churn when the return falls
+        below its threshold and switch when a rival beats their option by the switching cost;
+        non-adopters adopt with hazard gate(ROI) * (p + q * adopting share of peers).
+        """
+        self.read_offer(offer)
+        t, a = self._terms, self.params.adoption
+        adopted = self.state == DeveloperState.ADOPTER
         holders = np.flatnonzero(adopted)
         deciders = np.flatnonzero(~adopted)
         peer_share = self.network.peer_share(adopted, deciders)
         u_churn = rng.random(holders.size)
         u_review = rng.random(holders.size)
         u_adopt = rng.random(deciders.size)
-        holder_channel = self.channel[holders]
-        decider_channel = self.channel[deciders]
-        for channel in CHANNELS:
-            mine = holder_channel == channel
-            self.review_adopters(holders[mine], u_churn[mine], u_review[mine], offer, channel, rng)
-            mine = decider_channel == channel
-            self.consider_adopting(deciders[mine], u_adopt[mine], peer_share[mine], offer, channel, rng)
-        self.update_usage(offer)
-
-    def review_adopters(
-        self,
-        idx: np.ndarray,
-        u_churn: np.ndarray,
-        u_review: np.ndarray,
-        offer: Offer,
-        channel: Channel,
-        rng: np.random.Generator,
-    ) -> None:
-        """Adopters churn when the return falls below its threshold, and switch when a rival beats it."""
-        if not idx.size:
-            return
-        c, d = self.params.churn, self.params.developers
-        option_lab, _, _ = self.options(offer, channel)
-        cur = self.option[idx].astype(np.int64)
-        _, value, cost = self.evaluate_at(idx, option_lab[cur], cur, offer, channel)
-        roi = _ratio(value, cost)
-        self.roi[idx] = roi
-        available = np.isfinite(cost)
-        if c.enabled:
-            p_churn = np.minimum(c.base_rate_per_month + c.rate_when_unprofitable * (roi < c.roi_threshold), 1.0)
-            leave = (u_churn < p_churn) | ~available
-        else:
-            leave = ~available
-        review = (u_review < d.review_rate_per_month) | ~available
-        r = np.flatnonzero(review)
-        if r.size:
-            _, value_r, cost_r = self.evaluate_options(idx[r], offer, channel)
-            net = value_r - cost_r + d.choice_noise_usd * draw_gumbel(rng, (r.size, option_lab.size)).T
-            best = first_argmax(net)
-            current = np.where(available[r], pick(net, cur[r]), -np.inf)
-            switch = (pick(net, best) - d.switching_cost_usd > current) & np.isfinite(pick(cost_r, best))
-            self.option[idx[r[switch]]] = best[switch]
-            leave[r[switch]] &= available[r[switch]]
-        gone = idx[leave]
-        self.state[gone] = DeveloperState.CHURNED
-        self.option[gone] = -1
-
-    def consider_adopting(
-        self,
-        idx: np.ndarray,
-        u_adopt: np.ndarray,
-        peer_share: np.ndarray,
-        offer: Offer,
-        channel: Channel,
-        rng: np.random.Generator,
-    ) -> None:
-        """Non-adopters adopt with hazard gate(ROI) * (p + q * adopting share of peers).
-
-        ``peer_share`` is given for ``idx``. The gate is at most 1, so only developers whose
-        draw falls below the Bass hazard ``p + q * share`` can adopt; the gate is computed
-        for those alone (the ROI of every decider's best option is still recorded).
-        """
-        if not idx.size:
-            return
-        a, d = self.params.adoption, self.params.developers
-        _, value, cost = self.evaluate_options(idx, offer, channel)
-        net = value - cost + d.choice_noise_usd * draw_gumbel(rng, (idx.size, value.shape[0])).T
-        best = first_argmax(net)
-        best_cost = pick(cost, best)
-        roi = _ratio(pick(value, best), best_cost)
-        self.roi[idx] = roi
-        bass = a.innovation + a.imitation * peer_share
-        maybe = np.flatnonzero(u_adopt < bass)
-        gate = gate_roi(roi[maybe], a.roi_threshold, a.roi_spread) if a.roi_gate else 1.0
+        leave, review, available, reviewers = kernels.assess_holders(
+            holders, self.channel, self.option, self.affinity, self._wage_month, u_churn, u_review, self.roi, t
+        )
+        deciding = np.bincount(self.channel[deciders], minlength=2)
+        blocks = np.array([reviewers[0], deciding[0], reviewers[1], deciding[1]]) * np.repeat(t.n_options, 2)
+        starts = np.concatenate(([0], np.cumsum(blocks)[:-1]))
+        noise = draw_gumbel(rng, int(blocks.sum()))
+        best, finite, bass, maybe = kernels.review_and_consider(
+            holders, leave, review, available, deciders, peer_share, u_adopt, self.channel, self.option, self.state,
+            self.affinity, self._wage_month, self.roi, noise, starts, t,
+        )  # fmt: skip
+        maybe = np.flatnonzero(maybe)
+        gate = gate_roi(self.roi[deciders[maybe]], a.roi_threshold, a.roi_spread) if a.roi_gate else 1.0
         hazard = np.clip(gate * bass[maybe], 0.0, 1.0)
-        join = maybe[(u_adopt[maybe] < hazard) & np.isfinite(best_cost[maybe])]
-        self.state[idx[join]] = DeveloperState.ADOPTER
-        self.option[idx[join]] = best[join]
+        join = maybe[(u_adopt[maybe] < hazard) & finite[maybe]]
+        self.state[deciders[join]] = DeveloperState.ADOPTER
+        self.option[deciders[join]] = best[join]
+        self.update_usage(offer)
 
     def update_usage(self, offer: Offer) -> None:
         """Work handed to agents and compute demanded by each developer at their current option.
 
         Also records who holds an option, per channel (ascending indices), for the month's
-        payments and totals.
+        payments and totals, and the compute demanded of each lab.
         """
-        self.lab[:] = -1
-        self.plan[:] = -1
-        self.work_share[:] = 0.0
-        adopted = self.adopted
-        for channel in CHANNELS:
-            idx = np.flatnonzero(adopted & self._in_channel[channel])
-            self._held[channel] = idx
-            if not idx.size:
-                continue
-            lab, plan, _ = self.options(offer, channel)
-            opt = self.option[idx].astype(np.int64)
-            share, _, _ = self.evaluate_at(idx, lab[opt], opt, offer, channel)
-            self.work_share[idx] = share
-            self.lab[idx] = lab[opt]
-            self.plan[idx] = plan[opt]
-        self._held_all = np.flatnonzero(self.lab >= 0)
-        np.multiply(self.work_share, offer.compute_acc_per_work_share, out=self.compute_acc)
+        self.read_offer(offer)
+        self._held_all, sub, api, self._demand_acc = kernels.update_usage(
+            self.state, self.channel, self.option, self.affinity, self._wage_month, self.lab, self.plan,
+            self.work_share, self.compute_acc, self._terms,
+        )  # fmt: skip
+        self._held = {Channel.SUBSCRIPTION: sub, Channel.API: api}
 
     def demand_by_lab(self) -> np.ndarray:
         """Compute demanded from each lab, in accelerator-months per month (weighted)."""
-        held = self._held_all
-        return np.bincount(self.lab[held], weights=self.compute_acc[held], minlength=self.n_labs) * self.weight
+        return self._demand_acc * self.weight
 
-    def pay(self, offer: Offer, service_level: np.ndarray) -> None:
-        """What each developer pays this month (USD/month): the plan, or the API compute served.
+    def settle(self, offer: Offer, service_level: np.ndarray, over_usd_per_year: float) -> Settlement:
+        """What each developer pays and gets this month (USD/month), and the month's sums per lab (weighted).
 
-        Also the value each gets (USD/month). Only holders are visited; the rest pay 0.
+        A subscriber pays its plan's price, an API user the compute served (``service_level``
+        of what it asked) at the API price; the value each gets is the wage of the work done,
+        times the share delivered. Only holders are visited; the rest pay and get 0.
+        ``over_usd_per_year`` (at least 0) sets which clients count as large.
         """
-        self.paid_usd[:] = 0.0
-        self.value_usd[:] = 0.0
-        sub = self._held[Channel.SUBSCRIPTION]
-        self.paid_usd[sub] = nan_to_num(offer.plan_price_usd[self.lab[sub], self.plan[sub]])
-        api = self._held[Channel.API]
-        lab = self.lab[api]
-        self.paid_usd[api] = self.compute_acc[api] * service_level[lab] * offer.api_price_usd_per_acc[lab]
-        held = self._held_all
-        lab = self.lab[held]
-        saved = service_level[lab] * self.reliability(offer)[lab]
-        self.value_usd[held] = self._wage_month[held] * self.work_share[held] * saved
+        self.read_offer(offer)
+        service = np.asarray(service_level, dtype=np.float64)
+        subscription, api, work, holders, over = kernels.settle(
+            self._held_all, self.channel, self.lab, self.plan, self.client, self.compute_acc, self.work_share,
+            self._wage_month, self.paid_usd, self.value_usd, offer.plan_price_usd, offer.api_price_usd_per_acc,
+            service, self._reliability, self._client_spend, self._client_seen, self.params.developers.client_count,
+            self.weight, over_usd_per_year,
+        )  # fmt: skip
+        return Settlement(
+            subscription_usd=subscription * self.weight,
+            api_usd=api * self.weight,
+            work_share=work / self.n,
+            subscribers=holders * self.weight,
+            clients_over=over,
+        )
 
-    def revenue_by_lab(self, channel: Channel) -> np.ndarray:
-        """USD/month paid to each lab through one channel (weighted)."""
-        held = self._held[channel]
-        return np.bincount(self.lab[held], weights=self.paid_usd[held], minlength=self.n_labs) * self.weight
 
-    def work_share_by_lab(self, service_level: np.ndarray) -> np.ndarray:
-        """Share of all developers' work done by each lab's agents, after rationing."""
-        held = self._held_all
-        lab = self.lab[held]
-        done = self.work_share[held] * service_level[lab]
-        return np.bincount(lab, weights=done, minlength=self.n_labs) / self.n
+class Settlement(NamedTuple):
+    """The developers' month per lab (arrays over labs): what they paid, the work done, who holds, large clients."""
 
-    def subscribers_by_lab(self) -> np.ndarray:
-        """Real developers holding an option of each lab (weighted)."""
-        return np.bincount(self.lab[self._held_all], minlength=self.n_labs) * self.weight
-
-    def client_spend_usd_per_year(self, lab: int) -> np.ndarray:
-        """Annualised API spend of each client on one lab, in USD/year (weighted)."""
-        mask = (self.lab == lab) & self._api
-        return np.bincount(self.client[mask], weights=self.paid_usd[mask]) * self.weight * 12.0
-
-    def clients_over_by_lab(self, usd_per_year: float) -> np.ndarray:
-        """Clients of each lab whose annualised API spend on it exceeds ``usd_per_year``.
-
-        One pass over the API holders for all labs (the per-lab sums are the same as
-        :meth:`client_spend_usd_per_year`, added in the same order); when the holders are
-        few, over the (lab, client) pairs that occur rather than every pair.
-        """
-        api = self._held[Channel.API]
-        clients = self.params.developers.client_count
-        key = self.lab[api].astype(np.int64) * clients + self.client[api]
-        if 32 * key.size < self.n_labs * clients:  # few holders: sum over the (lab, client) pairs that occur
-            pairs, inverse = np.unique(key, return_inverse=True)
-            spend = np.bincount(inverse, weights=self.paid_usd[api], minlength=pairs.size) * self.weight * 12.0
-            return np.bincount(pairs[spend > usd_per_year] // clients, minlength=self.n_labs)
-        spend = np.bincount(key, weights=self.paid_usd[api], minlength=self.n_labs * clients)
-        spend = spend.reshape(self.n_labs, clients) * self.weight * 12.0
-        return (spend > usd_per_year).sum(axis=1)
+    subscription_usd: np.ndarray  # USD/month paid for plans (weighted)
+    api_usd: np.ndarray  # USD/month paid through the API (weighted)
+    work_share: np.ndarray  # share of all developers' work done by the lab's agents, after rationing
+    subscribers: np.ndarray  # real developers holding an option of the lab (weighted)
+    clients_over: np.ndarray  # clients whose annualised API spend on the lab exceeds the threshold
 
 
 class Developer:
