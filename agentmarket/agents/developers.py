@@ -65,19 +65,18 @@ class Offer:
 
 
 def draw_gumbel(rng: np.random.Generator, size: int) -> np.ndarray:
-    """``size`` standard Gumbel draws, the same stream as ``rng.gumbel(size=size)``, with vectorised logs.
+    """``size`` standard Gumbel draws, ``-log(-log(1 - u))`` of the generator's next uniforms, with vectorised logs.
 
-    numpy's Gumbel is ``-log(-log(1 - u))`` of the generator's next uniform ``u``, drawn
-    with a scalar ``log`` per value; here the same uniforms go through numpy's vector
-    ``log``. The two logs may differ in the last bit (about 1 value in 250, at most
-    2e-15), so the noise is the same draw to 15 digits. A zero uniform, which numpy rejects
-    and draws again (probability 2**-53 per value), sends the whole draw to ``rng.gumbel``.
+    The draws of ``rng.gumbel(size=size)``, whose scalar ``log`` may differ from numpy's
+    vector ``log`` in the last bit (about 1 value in 250, at most 2e-15). numpy's Gumbel
+    rejects a zero uniform (probability 2**-53 per value) and draws again in its place;
+    here such a uniform is replaced by a fresh draw after the others, which changes only
+    which later uniform takes its place.
     """
-    state = rng.bit_generator.state
     g = rng.random(size)
-    if g.size and not g.all():
-        rng.bit_generator.state = state
-        return rng.gumbel(size=size)
+    while not g.all():
+        zeros = np.flatnonzero(g == 0.0)
+        g[zeros] = rng.random(zeros.size)
     np.subtract(1.0, g, out=g)
     np.log(g, out=g)
     np.negative(g, out=g)
@@ -277,30 +276,33 @@ class DeveloperPopulation:
         """
         self.read_offer(offer)
         t, a = self._terms, self.params.adoption
-        adopted = self.state == DeveloperState.ADOPTER
-        holders = np.flatnonzero(adopted)
-        deciders = np.flatnonzero(~adopted)
+        holders, deciders, adopted, deciding = kernels.split_population(self.state, self.channel)
         peer_share = self.network.peer_share(adopted, deciders)
-        u_churn = rng.random(holders.size)
-        u_review = rng.random(holders.size)
-        u_adopt = rng.random(deciders.size)
-        leave, review, available, reviewers = kernels.assess_holders(
-            holders, self.channel, self.option, self.affinity, self._wage_month, u_churn, u_review, self.roi, t
+        u = rng.random(2 * holders.size + deciders.size)
+        u_churn, u_review, u_adopt = u[: holders.size], u[holders.size : 2 * holders.size], u[2 * holders.size :]
+        leave, review, available, starts, total = kernels.assess_holders(
+            holders,
+            self.channel,
+            self.option,
+            self.affinity,
+            self._wage_month,
+            u_churn,
+            u_review,
+            self.roi,
+            deciding,
+            t,
         )
-        deciding = np.bincount(self.channel[deciders], minlength=2)
-        blocks = np.array([reviewers[0], deciding[0], reviewers[1], deciding[1]]) * np.repeat(t.n_options, 2)
-        starts = np.concatenate(([0], np.cumsum(blocks)[:-1]))
-        noise = draw_gumbel(rng, int(blocks.sum()))
+        noise = draw_gumbel(rng, total)
         best, finite, bass, maybe = kernels.review_and_consider(
             holders, leave, review, available, deciders, peer_share, u_adopt, self.channel, self.option, self.state,
             self.affinity, self._wage_month, self.roi, noise, starts, t,
         )  # fmt: skip
-        maybe = np.flatnonzero(maybe)
-        gate = gate_roi(self.roi[deciders[maybe]], a.roi_threshold, a.roi_spread) if a.roi_gate else 1.0
-        hazard = np.clip(gate * bass[maybe], 0.0, 1.0)
-        join = maybe[(u_adopt[maybe] < hazard) & finite[maybe]]
-        self.state[deciders[join]] = DeveloperState.ADOPTER
-        self.option[deciders[join]] = best[join]
+        if maybe.size:
+            if a.roi_gate:
+                gate = gate_roi(self.roi[deciders[maybe]], a.roi_threshold, a.roi_spread)
+            else:
+                gate = np.ones(maybe.size)
+            kernels.adopt(deciders, maybe, gate, bass, u_adopt, finite, best, self.state, self.option)
         self.update_usage(offer)
 
     def update_usage(self, offer: Offer) -> None:

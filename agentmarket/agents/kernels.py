@@ -102,7 +102,32 @@ def best_option(affinity, wage_month, c, noise, start, t):
 
 
 @njit(**COMPILE)
-def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_review, roi, t):
+def split_population(state, channel):
+    """Holders and the rest (ascending), adoption as 0/1 per developer, and the rest per channel."""
+    n = state.size
+    adopted = np.empty(n, dtype=np.int8)
+    held = 0
+    for i in range(n):
+        a = state[i] == ADOPTER
+        adopted[i] = a
+        held += a
+    holders = np.empty(held, dtype=np.int64)
+    deciders = np.empty(n - held, dtype=np.int64)
+    deciding = np.zeros(2, dtype=np.int64)
+    h = d = 0
+    for i in range(n):
+        if adopted[i]:
+            holders[h] = i
+            h += 1
+        else:
+            deciders[d] = i
+            d += 1
+            deciding[channel[i]] += 1
+    return holders, deciders, adopted, deciding
+
+
+@njit(**COMPILE)
+def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_review, roi, deciding, t):
     """Each holder's return at its current option (written to ``roi``): who leaves, who reviews, what is available.
 
     A holder leaves with the churn probability (higher when the return is below the churn
@@ -132,7 +157,13 @@ def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_re
         review[k] = (u_review[k] < r[REVIEW_RATE]) or not ok
         if review[k]:
             reviewers[c] += 1
-    return leave, review, available, reviewers
+    starts = np.empty(4, dtype=np.int64)
+    total = 0
+    for c in range(2):
+        for block, count in ((2 * c, reviewers[c]), (2 * c + 1, deciding[c])):
+            starts[block] = total
+            total += count * t.n_options[c]
+    return leave, review, available, starts, total
 
 
 @njit(**COMPILE)
@@ -147,7 +178,8 @@ def review_and_consider(
     of options per developer in developer order; ``noise_start`` gives where each of the four
     blocks begins. Holders' ``option`` and ``state`` are updated here. For deciders (``roi``
     written) returns the best option, whether its cost is finite, the Bass hazard
-    ``p + q * peer share``, and whether the adoption draw fell below it (only those can adopt).
+    ``p + q * peer share``, and the positions (among deciders) of those whose adoption draw
+    fell below it: only those can adopt.
     """
     r = t.rules
     at = np.empty(4, dtype=np.int64)
@@ -176,7 +208,8 @@ def review_and_consider(
     best_of = np.empty(n, dtype=np.int64)
     finite = np.empty(n, dtype=np.bool_)
     bass = np.empty(n)
-    maybe = np.empty(n, dtype=np.bool_)
+    maybe = np.empty(n, dtype=np.int64)
+    n_maybe = 0
     for k in range(n):
         i = deciders[k]
         c = channel[i]
@@ -188,8 +221,26 @@ def review_and_consider(
         best_of[k] = best
         finite[k] = np.isfinite(best_cost)
         bass[k] = r[INNOVATION] + r[IMITATION] * peer[k]
-        maybe[k] = u_adopt[k] < bass[k]
-    return best_of, finite, bass, maybe
+        if u_adopt[k] < bass[k]:
+            maybe[n_maybe] = k
+            n_maybe += 1
+    return best_of, finite, bass, maybe[:n_maybe].copy()
+
+
+@njit(**COMPILE)
+def adopt(deciders, maybe, gate, bass, u_adopt, finite, best_of, state, option):
+    """Those of ``maybe`` adopt whose draw falls below the hazard ``gate * bass`` (clipped to [0, 1]) at a finite cost."""
+    for m in range(maybe.size):
+        k = maybe[m]
+        hazard = gate[m] * bass[k]
+        if hazard < 0.0:
+            hazard = 0.0
+        elif hazard > 1.0:
+            hazard = 1.0
+        if u_adopt[k] < hazard and finite[k]:
+            i = deciders[k]
+            state[i] = ADOPTER
+            option[i] = best_of[k]
 
 
 @njit(**COMPILE)
