@@ -191,6 +191,7 @@ class MarketModel(mesa.Model):
             for buyer in range(len(self.lab_names) + 1)
         ]
 
+        self._plan_caps = self.plan_caps()
         self.developers = DeveloperPopulation(self, self.lab_names, self.plan_names)
 
         self.adoption_share = 0.0
@@ -422,22 +423,27 @@ class MarketModel(mesa.Model):
     def make_offer(self) -> Offer:
         """What the labs offer developers this month: capability, service level, plan and API prices."""
         labs = self.labs
-        price = np.full((len(labs), len(self.plan_names)), np.nan)
-        cap = np.ones((len(labs), len(self.plan_names)))
-        for i, lab in enumerate(labs):
-            for j, plan in enumerate(self.plan_names):
-                if plan in lab.spec.plans:
-                    price[i, j] = lab.plan_price(plan)
-                    cap[i, j] = lab.spec.plans[plan].work_share_cap
+        price = np.array(
+            [[lab.plan_price(plan) if plan in lab.spec.plans else np.nan for plan in self.plan_names] for lab in labs]
+        )
         return Offer(
             capability=np.array([lab.capability for lab in labs]),
             service_level=np.array([lab.service_level for lab in labs]),
             active=np.array([lab.active for lab in labs]),
             plan_price_usd=price,
-            plan_cap=cap,
+            plan_cap=self._plan_caps,
             api_price_usd_per_acc=np.array([lab.api_price_usd_per_acc for lab in labs]),
             compute_acc_per_work_share=self.params.developers.compute_acc_per_work_share
             * self.conditions.compute_efficiency,
+        )
+
+    def plan_caps(self) -> np.ndarray:
+        """Most work share each lab's plans allow (labs x plans; 1 where a lab has no such plan)."""
+        return np.array(
+            [
+                [lab.spec.plans[plan].work_share_cap if plan in lab.spec.plans else 1.0 for plan in self.plan_names]
+                for lab in self.labs
+            ]
         )
 
     def developer_phase(self) -> None:

@@ -14,6 +14,7 @@ for ``weight`` real developers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -26,6 +27,10 @@ from agentmarket.network import PeerNetwork
 
 if TYPE_CHECKING:
     from agentmarket.model import MarketModel
+
+
+FLOAT_MAX = float(np.finfo(np.float64).max)
+"""What ``np.nan_to_num`` puts in place of an infinite price."""
 
 
 class DeveloperState(IntEnum):
@@ -74,7 +79,7 @@ def draw_gumbel(rng: np.random.Generator, size: int) -> np.ndarray:
     which later uniform takes its place.
     """
     g = rng.random(size)
-    while not g.all():
+    while np.count_nonzero(g) < size:
         zeros = np.flatnonzero(g == 0.0)
         g[zeros] = rng.random(zeros.size)
     np.subtract(1.0, g, out=g)
@@ -89,7 +94,7 @@ def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
     """Willingness to adopt at a given return: a logistic in log return, 1/2 at ``threshold``."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # clipped below
         z = (np.log(np.maximum(roi, 1e-12)) - np.log(threshold)) / spread
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+    return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -50.0), 50.0)))
 
 
 class DeveloperPopulation:
@@ -136,22 +141,25 @@ class DeveloperPopulation:
         self.paid_usd = np.zeros(n)
         self.value_usd = np.zeros(n)
         self.roi = np.zeros(n)
-        self._api = self.channel == Channel.API
         self._months_per_day = params.market.workdays_per_month * (1.0 - d.review_overhead)
         self._wage_month = self.wage_usd_per_day * self._months_per_day  # USD/month of a whole month's work
-        self._in_channel = {c: self.channel == c for c in Channel}
         self._held_all = np.zeros(0, dtype=np.int64)
         self._held = {c: np.zeros(0, dtype=np.int64) for c in Channel}
-        self._option_lab = {
-            Channel.API: np.arange(self.n_labs, dtype=np.int64),
-            Channel.SUBSCRIPTION: np.repeat(np.arange(self.n_labs, dtype=np.int64), self.n_plans),
-        }
-        self._option_plan = {
-            Channel.API: np.full(self.n_labs, -1, dtype=np.int64),
-            Channel.SUBSCRIPTION: np.tile(np.arange(self.n_plans, dtype=np.int64), self.n_labs),
-        }
+        sub_lab = np.repeat(np.arange(self.n_labs, dtype=np.int64), self.n_plans)
+        sub_plan = np.tile(np.arange(self.n_plans, dtype=np.int64), self.n_labs)
+        self._option_lab = {Channel.SUBSCRIPTION: sub_lab, Channel.API: np.arange(self.n_labs, dtype=np.int64)}
+        self._n_options = np.array([sub_lab.size, self.n_labs], dtype=np.int64)
+        width = max(sub_lab.size, self.n_labs)
+        self._option_lab_rows = np.zeros((len(CHANNELS), width), dtype=np.int64)  # per channel, each option's lab
+        self._option_lab_rows[Channel.SUBSCRIPTION, : sub_lab.size] = sub_lab
+        self._option_lab_rows[Channel.API, : self.n_labs] = np.arange(self.n_labs)
+        self._option_plan_rows = np.full((len(CHANNELS), width), -1, dtype=np.int64)  # each option's plan, -1 for API
+        self._option_plan_rows[Channel.SUBSCRIPTION, : sub_plan.size] = sub_plan
+        self._option_price = np.full((len(CHANNELS), width), np.inf)  # USD/month, inf if unavailable
+        self._option_cap = np.ones((len(CHANNELS), width))  # most work share each option allows
+        self._cap_source: np.ndarray | None = None  # the offer's plan caps the option caps were read from
+        self._rules = self.rules()
         self._read_offer: Offer | None = None  # the offer the cached options and reliability were derived from
-        self._options: dict[Channel, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._reliability = np.ones(self.n_labs)
         self._delivered = np.ones(self.n_labs)  # per lab: service level times reliability (share of work's time saved)
         self._api_usd_per_work_share = np.zeros(self.n_labs)  # per lab: API price of a whole developer's work, served
@@ -197,49 +205,49 @@ class DeveloperPopulation:
         """USD/month paid by all real developers this month (weighted)."""
         return float(self.paid_usd.sum() * self.weight)
 
-    def options(self, offer: Offer, channel: Channel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each option's lab, plan and price (USD/month; inf if unavailable) for one channel.
+    def read_offer(self, offer: Offer) -> None:
+        """Derive, once per month's offer, each option's price, each lab's reliability and terms, for the loops.
 
         Subscription developers choose among labs x plans (option = lab * P + plan); API
-        developers among labs (option = lab; plan -1, priced per use). Derived once per offer.
+        developers among labs (option = lab; plan -1, priced per use). An option of an
+        inactive lab, or a plan a lab does not sell, costs inf. The few values are taken as
+        Python floats; the per-lab rules stay numpy's, whose ``exp`` may differ from ``math``'s.
         """
-        self.read_offer(offer)
-        return self._options[channel]
-
-    def read_offer(self, offer: Offer) -> None:
-        """Derive, once per month's offer, each channel's options and prices and each lab's reliability."""
         if offer is self._read_offer:
             return
-        lab, plan = self._option_lab[Channel.API], self._option_plan[Channel.API]
-        self._options = {Channel.API: (lab, plan, np.where(offer.active, 0.0, np.inf))}
-        lab, plan = self._option_lab[Channel.SUBSCRIPTION], self._option_plan[Channel.SUBSCRIPTION]
-        raw = offer.plan_price_usd.reshape(-1)
-        listed = raw if not np.isinf(raw).any() else np.nan_to_num(raw)  # NaN (no such plan) is replaced below
-        price = np.where(offer.active[lab] & ~np.isnan(raw), listed, np.inf)
-        self._options[Channel.SUBSCRIPTION] = (lab, plan, price)
         d = self.params.developers
+        active = offer.active.tolist()
+        plans = self.n_plans
+        sub_price = [
+            math.inf if math.isnan(v) or not active[o // plans] else (v if math.isfinite(v) else math.copysign(FLOAT_MAX, v))
+            for o, v in enumerate(offer.plan_price_usd.reshape(-1).tolist())
+        ]  # fmt: skip
+        api_price = [0.0 if on else math.inf for on in active]
+        width = len(self._option_lab[Channel.SUBSCRIPTION])
+        self._option_price = np.array([sub_price, api_price + [math.inf] * (width - len(api_price))])
         with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
             z = (offer.capability - d.reliability_half_capability) / d.reliability_width
-        self._reliability = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        self._reliability = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -50.0), 50.0)))
         self._delivered = offer.service_level * self._reliability
         self._api_usd_per_work_share = (
             offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
         )
-        self._terms = self.loop_terms(offer)
+        if offer.plan_cap is not self._cap_source:
+            self._option_cap = np.ones_like(self._option_price)
+            self._option_cap[Channel.SUBSCRIPTION] = offer.plan_cap.reshape(-1)
+            self._cap_source = offer.plan_cap
+        rules = self._rules.copy()
+        rules[kernels.ACC_PER_WORK_SHARE] = offer.compute_acc_per_work_share
+        self._terms = kernels.Terms(
+            self._n_options, self._option_lab_rows, self._option_plan_rows, self._option_price, self._option_cap,
+            np.asarray(offer.capability, dtype=np.float64), self._delivered, self._api_usd_per_work_share, rules,
+        )  # fmt: skip
         self._read_offer = offer
 
-    def loop_terms(self, offer: Offer) -> kernels.Terms:
-        """The offer's options (per channel: lab, plan, price, cap), the labs' terms and the rules, as the loops read them."""
-        n_options = [self._option_lab[c].size for c in CHANNELS]
-        shape = (len(CHANNELS), max(n_options))
-        lab, plan = np.zeros(shape, dtype=np.int64), np.full(shape, -1, dtype=np.int64)
-        price, cap = np.full(shape, np.inf), np.ones(shape)
-        for c in CHANNELS:
-            k = n_options[c]
-            lab[c, :k], plan[c, :k], price[c, :k] = self._options[c]
-        cap[Channel.SUBSCRIPTION, : n_options[Channel.SUBSCRIPTION]] = offer.plan_cap.reshape(-1)
+    def rules(self) -> np.ndarray:
+        """The developers' rules as the loops read them (:data:`~agentmarket.agents.kernels.RULES` scalars)."""
         a, churn, d = self.params.adoption, self.params.churn, self.params.developers
-        rules = np.empty(kernels.RULES)
+        rules = np.zeros(kernels.RULES)
         rules[kernels.API_MULTIPLE] = d.api_usage_multiple
         rules[kernels.CHURN_ENABLED] = float(churn.enabled)
         rules[kernels.CHURN_BASE] = churn.base_rate_per_month
@@ -250,11 +258,7 @@ class DeveloperPopulation:
         rules[kernels.SWITCHING_USD] = d.switching_cost_usd
         rules[kernels.INNOVATION] = a.innovation
         rules[kernels.IMITATION] = a.imitation
-        rules[kernels.ACC_PER_WORK_SHARE] = offer.compute_acc_per_work_share
-        return kernels.Terms(
-            np.array(n_options, dtype=np.int64), lab, plan, price, cap,
-            np.asarray(offer.capability, dtype=np.float64), self._delivered, self._api_usd_per_work_share, rules,
-        )  # fmt: skip
+        return rules
 
     def reliability(self, offer: Offer) -> np.ndarray:
         """Share of delegated work's time really saved, per lab: a logistic in capability.
