@@ -66,6 +66,8 @@ class CloudAgent(mesa.Agent):
         self.capex = 0.0
         self.forecast_level = 0.0
         self.forecast_trend = 0.0
+        self._expected_key: tuple | None = None  # what expected_capacity last answered, and for what
+        self._expected = 0.0
 
     @property
     def conditions(self) -> MarketConditions:
@@ -164,8 +166,24 @@ class CloudAgent(mesa.Agent):
         return asked / max(self.expected_capacity(month) * fill, 1e-9)
 
     def expected_capacity(self, month: int) -> float:
-        """Places in service by ``month``, counting builds already ordered."""
-        return self.capacity + sum(q for t, q in self.pipeline if t <= month)
+        """Places in service by ``month``, counting builds already ordered.
+
+        The labs ask for the same month several times while booking; the answer is kept
+        until the places or the builds change.
+        """
+        pipeline = self.pipeline
+        key = (
+            month,
+            self.capacity,
+            len(pipeline),
+            pipeline[0] if pipeline else None,
+            pipeline[-1] if pipeline else None,
+        )
+        if key == self._expected_key:
+            return self._expected
+        self._expected = self.capacity + sum(q for t, q in pipeline if t <= month)
+        self._expected_key = key
+        return self._expected
 
     def offer_capacity(self, month: int) -> float:
         """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot)."""

@@ -9,6 +9,7 @@ level).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class LabAgent(mesa.Agent):
         self.sellers: list[tuple[int, CloudAgent]] = []
         self.fleet: list[CloudAgent] = []
         self._book_key: tuple[int, list[Contract] | None, int] = (0, None, 0)
+        self._ahead: tuple | None = None  # (month, contracts, how many were counted, their acc) of contracted()
         self._live: list[Contract] = []
         self._live_acc = 0.0
         self._live_value_usd = 0.0
@@ -437,11 +439,24 @@ class LabAgent(mesa.Agent):
         return max(0.0, self.forecast_level + months_ahead * self.forecast_trend)
 
     def contracted(self, month: int, cloud: int | None = None) -> float:
-        """Accelerators under contract in ``month`` (acc), at one cloud or at all."""
-        if cloud is None and month == self.conditions.month:
+        """Accelerators under contract in ``month`` (acc), at one cloud or at all.
+
+        For all clouds, the sum for a month ahead is kept, and only contracts signed since
+        are added to it (the same additions, in the same order, as summing them all again).
+        """
+        if cloud is not None:
+            return sum(c.acc for c in self.contracts if c.start <= month < c.end and c.cloud == cloud)
+        if month == self.conditions.month:
             self.read_month_book()
             return self._live_acc
-        return sum(c.acc for c in self.contracts if c.start <= month < c.end and (cloud is None or c.cloud == cloud))
+        contracts, ahead = self.contracts, self._ahead
+        if ahead is not None and ahead[0] == month and ahead[1] is contracts and ahead[2] <= len(contracts):
+            counted, total = ahead[2], ahead[3]
+        else:
+            counted, total = 0, 0
+        total = sum((c.acc for c in itertools.islice(contracts, counted, None) if c.start <= month < c.end), total)
+        self._ahead = (month, contracts, len(contracts), total)
+        return total
 
     def book_capacity(self) -> None:
         """Book what users and the training plan need ``booking_lead_months`` ahead.
@@ -480,10 +495,11 @@ class LabAgent(mesa.Agent):
         lab's own average price.
         """
         offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
-        if offers.sum() <= 0:
+        total = offers.sum()
+        if total <= 0:
             return max(self.contract_price_now, 1e-9)
         prices = np.array([c.contract_price for _, c in self.sellers])
-        return max(float(offers @ prices / offers.sum()), 1e-9)
+        return max(float(offers @ prices / total), 1e-9)
 
     def commitment_horizon_months(self) -> int:
         """Months ahead a capacity contract signed now still binds the lab to pay."""
