@@ -315,11 +315,13 @@ class MarketConditions:
         self, base_price_usd_per_acc_month: float, contract_price_usd_per_acc_month: float
     ) -> MarketConditions:
         """These conditions with the open clouds' mean base and contract prices of the month."""
-        return dataclasses.replace(
-            self,
+        new = object.__new__(type(self))  # a copy with two fields changed, without the frozen __init__'s cost
+        new.__dict__.update(
+            self.__dict__,
             base_price_usd_per_acc_month=base_price_usd_per_acc_month,
             contract_price_usd_per_acc_month=contract_price_usd_per_acc_month,
         )
+        return new
 
     def with_start_base_price(self, start_base_price: float) -> MarketConditions:
         """These conditions with the list-price basis set from the first month's base price (USD/acc-month)."""

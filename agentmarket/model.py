@@ -557,8 +557,9 @@ class MarketModel(mesa.Model):
         Contracts are take-or-pay: a lab pays for all it booked, scaled down only when the
         cloud could not deliver its contracts in full. Spot is paid as served.
         """
-        lab_paid, lab_spot_paid = self.pay_clouds(result)
-        self.deliver_to_labs(result)
+        flows = (result.contract_served.tolist(), result.spot_served.tolist(), self._contract_req.tolist())
+        lab_paid, lab_spot_paid = self.pay_clouds(*flows)
+        self.deliver_to_labs(*flows)
         service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
         month = dev.settle(self.offer, service, 1e8)
@@ -577,18 +578,18 @@ class MarketModel(mesa.Model):
         self.agent_work_share = float(month.work_share.sum())
         self._update_layer_stats()
 
-    def pay_clouds(self, result: ClearingResult) -> tuple[list[float], list[float]]:
+    def pay_clouds(
+        self, contract_served: list[list[float]], spot_served: list[list[float]], asked: list[list[float]]
+    ) -> tuple[list[float], list[float]]:
         """Each cloud's revenue and what other AI buyers paid (USD/month); returns what each lab paid, and of it at spot.
 
         Contracts are paid at their value times the cloud's contract fill, spot at the
-        cloud's spot price. The month's few (clouds x buyers) figures are added as Python
-        floats, in numpy's order (:func:`~agentmarket.market.column_sums`).
+        cloud's spot price. The month's few (clouds x buyers) figures, served to and asked by
+        each buyer of each cloud, are added as Python floats, in numpy's order
+        (:func:`~agentmarket.market.column_sums`).
         """
         n_labs = len(self.labs)
         value = self._contract_value.tolist()
-        asked = self._contract_req.tolist()
-        contract_served = result.contract_served.tolist()
-        spot_served = result.spot_served.tolist()
         paid, spot_paid = [], []
         for i, cloud in enumerate(self.clouds):
             total_asked = ordered_sum(asked[i])
@@ -601,18 +602,18 @@ class MarketModel(mesa.Model):
         self.other_ai_paid = ordered_sum([row[-1] for row in paid])
         return column_sums(paid, n_labs), column_sums(spot_paid, n_labs)
 
-    def deliver_to_labs(self, result: ClearingResult) -> None:
-        """Each lab receives the compute served to it (accelerators), its contract fill and its spot compute."""
+    def deliver_to_labs(
+        self, contract_served: list[list[float]], spot_served: list[list[float]], asked: list[list[float]]
+    ) -> None:
+        """Each lab receives the compute served to it (accelerators, per cloud and buyer), its contract fill and its spot compute."""
         n_labs = len(self.labs)
-        contract_served = result.contract_served.tolist()
-        spot_served = result.spot_served.tolist()
         served = [
             [c + s for c, s in zip(cr, sr, strict=True)] for cr, sr in zip(contract_served, spot_served, strict=True)
         ]
         lab_served = column_sums(served, n_labs)
-        asked = column_sums(self._contract_req.tolist(), n_labs + 1)
+        asked_by = column_sums(asked, n_labs + 1)
         for j, lab in enumerate(self.labs):
-            fill = ordered_sum([row[j] for row in contract_served]) / asked[j] if asked[j] > 0 else 1.0
+            fill = ordered_sum([row[j] for row in contract_served]) / asked_by[j] if asked_by[j] > 0 else 1.0
             lab.receive_compute(float(lab_served[j]), float(fill), ordered_sum([row[j] for row in spot_served]))
 
     def _update_layer_stats(self) -> None:

@@ -37,6 +37,10 @@ class SupplierAgent(mesa.Agent):
         self.name = name
         self.spec = spec or Supplier()
         self.layer = self.spec.layer
+        self._flow = self.layer in FLOW_LAYERS
+        self._carried_share = (
+            1.0 - 1.0 / self.model.params.hardware.lifetime_months
+        )  # of a fleet, still in service next month
         self.installed_capacity = self.spec.capacity
         self.pipeline = initial_pipeline(
             self.model.params.start_index, self.spec.lead_months, self.spec.capacity, self.spec.pipeline_growth_per_year
@@ -61,7 +65,7 @@ class SupplierAgent(mesa.Agent):
     @property
     def is_flow(self) -> bool:
         """True for flow layers (memory, packaging), False for stock layers (power, grid)."""
-        return self.layer in FLOW_LAYERS
+        return self._flow
 
     @property
     def capacity(self) -> float:
@@ -83,7 +87,7 @@ class SupplierAgent(mesa.Agent):
     @property
     def carried_acc(self) -> float:
         """Accelerators this supplier equipped earlier that are still in service."""
-        return self.in_service_acc * (1.0 - 1.0 / self.model.params.hardware.lifetime_months)
+        return self.in_service_acc * self._carried_share
 
     @property
     def supports_acc(self) -> float:
