@@ -320,10 +320,8 @@ class Clearing:
         """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""
         if self.cuts.crossing is None:
             return self.networkx_min_cut(capacity, requests)
-        weights = np.empty(len(self.upstream_nodes) + len(self.clouds))
-        for i, v in enumerate(self.upstream_nodes):
-            weights[i] = max(capacity[v], 0.0)
-        weights[len(self.upstream_nodes) :] = np.where(self.buyer_edges, requests, 0.0).sum(axis=1)
+        demand = np.where(self.buyer_edges, requests, 0.0).sum(axis=1).tolist()
+        weights = np.array([max(capacity[v], 0.0) for v in self.upstream_nodes] + demand)
         value, crossed = self.cuts.min_cut(weights)
         if value >= requests.sum() * (1 - 1e-9):
             return value, set()

@@ -66,8 +66,8 @@ class CloudAgent(mesa.Agent):
         self.capex = 0.0
         self.forecast_level = 0.0
         self.forecast_trend = 0.0
-        self._expected_key: tuple | None = None  # what expected_capacity last answered, and for what
-        self._expected = 0.0
+        self._expected: dict[int, float] = {}  # expected_capacity's answers, by month, while the stamp holds
+        self._expected_stamp: tuple | None = None  # places and builds when those answers were given
 
     @property
     def conditions(self) -> MarketConditions:
@@ -168,22 +168,18 @@ class CloudAgent(mesa.Agent):
     def expected_capacity(self, month: int) -> float:
         """Places in service by ``month``, counting builds already ordered.
 
-        The labs ask for the same month several times while booking; the answer is kept
-        until the places or the builds change.
+        The labs and the cloud ask for the same few months several times a month; the
+        answers are kept until the places or the builds change.
         """
         pipeline = self.pipeline
-        key = (
-            month,
-            self.capacity,
-            len(pipeline),
-            pipeline[0] if pipeline else None,
-            pipeline[-1] if pipeline else None,
-        )
-        if key == self._expected_key:
-            return self._expected
-        self._expected = self.capacity + sum(q for t, q in pipeline if t <= month)
-        self._expected_key = key
-        return self._expected
+        stamp = (self.capacity, len(pipeline), pipeline[0] if pipeline else None, pipeline[-1] if pipeline else None)
+        if stamp != self._expected_stamp:
+            self._expected_stamp = stamp
+            self._expected.clear()
+        expected = self._expected.get(month)
+        if expected is None:
+            expected = self._expected[month] = self.capacity + sum(q for t, q in pipeline if t <= month)
+        return expected
 
     def offer_capacity(self, month: int) -> float:
         """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot)."""
