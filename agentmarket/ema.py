@@ -236,16 +236,15 @@ def run_experiment(
     Returns each series (``entity.metric``: monthly values) and summary (``entity.metric.stat``).
     A top-level function, so that EMA's evaluators can send it to worker processes.
     """
-    from agentmarket.experiments.runner import cut_tidy, summarise
+    from agentmarket.experiments.runner import kept_rows, summarise
     from agentmarket.model import MarketModel
-    from agentmarket.output import tidy
     from agentmarket.scenarios import apply_overrides, validate
 
     overrides = {key: (value.item() if isinstance(value, np.generic) else value) for key, value in values.items()}
     params = validate(apply_overrides(base, overrides), origin="experiment")
     model = MarketModel(params, rng=int(seed)).run()
     wanted = tuple(dict.fromkeys([*series, *((e, m) for e, m, _ in summaries)]))
-    rows = cut_tidy(tidy(model), wanted)
+    rows = kept_rows(model, wanted)
     result: dict[str, Any] = {}
     by_metric = {key: sub.sort_values("date")["value"].to_numpy() for key, sub in rows.groupby(["entity", "metric"])}
     for entity, metric in series:

@@ -283,8 +283,9 @@ def test_the_manifest_table_shows_each_runs_latest_record(tmp_path: Path) -> Non
     assert table["error"].isna().all()
 
 
-def test_model_level_rows_equal_the_tidy_table_cut(scenario: str) -> None:
-    from agentmarket.experiments.runner import cut_tidy, model_level_rows
+def test_kept_rows_equal_the_tidy_table_cut(scenario: str) -> None:
+    """A run's kept rows, read straight from the collected data, are the full tidy table cut to them."""
+    from agentmarket.experiments.runner import cut_tidy, kept_rows
     from agentmarket.model import MarketModel
     from agentmarket.output import tidy
     from agentmarket.scenarios import load_scenario
@@ -292,9 +293,14 @@ def test_model_level_rows_equal_the_tidy_table_cut(scenario: str) -> None:
     model = MarketModel(load_scenario(scenario, ["simulation.months=8", "simulation.developer_agents=200"]), rng=5)
     model.run()
     params = model.params
-    metrics = tuple(select_metrics(["market.*", "memory.price", "grid.*"], params))
-    pd.testing.assert_frame_equal(model_level_rows(model, metrics), cut_tidy(tidy(model), metrics))
-    assert model_level_rows(model, (("lab_a", "revenue"),)) is None
+    lab, cloud = next(iter(params.labs)), list(params.clouds)[-1]
+    for patterns in (
+        ["market.*", "memory.price", "grid.*"],
+        [f"{lab}.*", "market.adoption_share", f"{cloud}.compute_price"],
+        [f"{cloud}.*", f"{lab}.revenue", "packaging.binding"],
+    ):
+        metrics = tuple(select_metrics(patterns, params))
+        pd.testing.assert_frame_equal(kept_rows(model, metrics), cut_tidy(tidy(model), metrics))
 
 
 def test_an_interrupted_sweep_resumes_without_rerunning_finished_runs(tmp_path: Path, scenario: str) -> None:

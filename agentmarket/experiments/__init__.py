@@ -14,11 +14,35 @@ The command line offers the same as ``agentmarket batch``, ``sweep`` and ``repor
 
 from __future__ import annotations
 
-from agentmarket.experiments.batch import batch_spec
-from agentmarket.experiments.design import design_table, plan_runs, run_seed
-from agentmarket.experiments.spec import SweepSpec, load_spec, parse_spec, spec_hash
-from agentmarket.experiments.store import read_design, read_manifest, read_results
-from agentmarket.experiments.sweep import SweepOutcome, run_sweep
+import importlib
+
+_HOMES = {
+    "batch_spec": "batch",
+    "design_table": "design",
+    "plan_runs": "design",
+    "run_seed": "design",
+    "SweepSpec": "spec",
+    "load_spec": "spec",
+    "parse_spec": "spec",
+    "spec_hash": "spec",
+    "read_design": "store",
+    "read_manifest": "store",
+    "read_results": "store",
+    "SweepOutcome": "sweep",
+    "run_sweep": "sweep",
+}
+"""Where each name lives. Imported on first use, so that a worker importing one run's module
+(:mod:`agentmarket.experiments.runner`) does not pay for the sweep, store and design machinery."""
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SweepOutcome",

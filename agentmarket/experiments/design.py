@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
 
 from agentmarket.experiments.spec import DesignKind, SweepSpec, field_annotation
 
@@ -95,6 +94,8 @@ def sample_matrix(spec: SweepSpec) -> np.ndarray:
     seed = design_seed(spec)
     n = spec.design.samples
     if kind == DesignKind.LHS:
+        from scipy.stats import qmc  # scipy.stats takes a second to import: only for LHS designs
+
         unit = qmc.LatinHypercube(d=prob["num_vars"], seed=seed).random(n)
         lo, hi = np.array(prob["bounds"]).T
         return lo + unit * (hi - lo)
