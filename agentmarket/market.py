@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -214,6 +215,13 @@ def holt_update(level: float, trend: float, observation: float, smoothing: float
 
 
 # ----- the snapshot -------------------------------------------------------------------------
+OBSERVED_CONDITIONS = property(
+    operator.attrgetter("model.conditions"),
+    doc="This month's market conditions (:class:`MarketConditions`), as the model observed them.",
+)
+"""An agent's ``conditions``: the model's snapshot of the month, read in one C call (agents read it often)."""
+
+
 @dataclass(frozen=True)
 class MarketConditions:
     """What every agent may know of the market in one month; built by the model, read by agents.

@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from agentmarket.agents.suppliers import initial_pipeline
-from agentmarket.market import MarketConditions, holt_update, month_index, tightness
+from agentmarket.market import OBSERVED_CONDITIONS, holt_update, month_index, tightness
 from agentmarket.params import Cloud
 
 if TYPE_CHECKING:
@@ -69,10 +69,7 @@ class CloudAgent(mesa.Agent):
         self._expected: dict[int, float] = {}  # expected_capacity's answers, by month, while the stamp holds
         self._expected_stamp: tuple | None = None  # places and builds when those answers were given
 
-    @property
-    def conditions(self) -> MarketConditions:
-        """This month's market conditions, as the model observed them."""
-        return self.model.conditions
+    conditions = OBSERVED_CONDITIONS
 
     @property
     def utilization(self) -> float:

@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from agentmarket.market import (
-    MarketConditions,
+    OBSERVED_CONDITIONS,
     clamp,
     decaying_growth,
     holt_update,
@@ -102,10 +102,7 @@ class LabAgent(mesa.Agent):
         self._live_acc = 0.0
         self._live_value_usd = 0.0
 
-    @property
-    def conditions(self) -> MarketConditions:
-        """This month's market conditions, as the model observed them."""
-        return self.model.conditions
+    conditions = OBSERVED_CONDITIONS
 
     def connect(self, sellers: list[tuple[int, CloudAgent]], fleet: list[CloudAgent]) -> None:
         """The open clouds this lab may book with (with their index among the model's clouds) and its own fleet."""

@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from agentmarket.market import MarketConditions, month_index, supplier_cost_usd_per_acc_month, tightness
+from agentmarket.market import (
+    OBSERVED_CONDITIONS,
+    month_index,
+    supplier_cost_usd_per_acc_month,
+    tightness,
+)
 from agentmarket.params import Layer, Supplier
 
 if TYPE_CHECKING:
@@ -57,10 +62,7 @@ class SupplierAgent(mesa.Agent):
             else None
         )
 
-    @property
-    def conditions(self) -> MarketConditions:
-        """This month's market conditions, as the model observed them."""
-        return self.model.conditions
+    conditions = OBSERVED_CONDITIONS
 
     @property
     def is_flow(self) -> bool:
