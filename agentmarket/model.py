@@ -494,7 +494,9 @@ class MarketModel(mesa.Model):
         self.max_flow = result.max_flow
         self.edge_flows = result.edge_served
         self.compute_requested = result.requested
-        self.compute_served = float(result.contract_served.sum() + result.spot_served.sum())
+        self.compute_served = float(
+            np.add.reduce(result.contract_served, axis=None) + np.add.reduce(result.spot_served, axis=None)
+        )
         return result
 
     def request_contracts(

@@ -250,7 +250,7 @@ class Clearing:
         incoming = [0.0] * n
         incoming_asked = [0.0] * n
         requests = contract_req + spot_req
-        cloud_asked = requests.sum(axis=1)
+        cloud_asked = np.add.reduce(requests, axis=1)
         for k in range(n - 1, -1, -1):
             i = self._cloud_of[k]
             if i >= 0:
@@ -305,8 +305,8 @@ class Clearing:
         node_served = dict(zip(nodes, served, strict=True))
         node_asked = {nodes[k]: asked[k] for k in range(n - 1, -1, -1)}
         node_available = dict(zip(nodes, available, strict=True))
-        requested = float(requests.sum())
-        if contract.sum() + spot.sum() >= requested * (1.0 - 1e-12):
+        requested = float(np.add.reduce(requests, axis=None))
+        if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) >= requested * (1.0 - 1e-12):
             # A feasible flow already meets every request: the maximum flow is the requests, no link binds.
             return ClearingResult(
                 contract, spot, node_served, node_asked, node_available, requested, requested, set(), edge
@@ -320,10 +320,10 @@ class Clearing:
         """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""
         if self.cuts.crossing is None:
             return self.networkx_min_cut(capacity, requests)
-        demand = np.where(self.buyer_edges, requests, 0.0).sum(axis=1).tolist()
+        demand = np.add.reduce(np.where(self.buyer_edges, requests, 0.0), axis=1).tolist()
         weights = np.array([max(capacity[v], 0.0) for v in self.upstream_nodes] + demand)
         value, crossed = self.cuts.min_cut(weights)
-        if value >= requests.sum() * (1 - 1e-9):
+        if value >= np.add.reduce(requests, axis=None) * (1 - 1e-9):
             return value, set()
         return value, {v for v, cut in zip(self.upstream_nodes, crossed, strict=True) if cut}
 
@@ -339,7 +339,7 @@ class Clearing:
                 if self.buyer_edges[i, j]:
                     h.edges[f"{c}:out", b]["capacity"] = float(requests[i, j])
         value, (reachable, _) = nx.minimum_cut(h, SOURCE, SINK, flow_func=edmonds_karp)
-        if value >= requests.sum() * (1 - 1e-9):
+        if value >= np.add.reduce(requests, axis=None) * (1 - 1e-9):
             return value, set()
         binding = {d["node"] for u, w, d in h.edges(data=True) if "node" in d and u in reachable and w not in reachable}
         return value, binding

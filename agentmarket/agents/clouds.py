@@ -223,11 +223,11 @@ class CloudAgent(mesa.Agent):
 
     def ration(self, available: float, contract_req: np.ndarray, spot_req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split ``available`` compute: contracts first, pro rata, then spot pro rata."""
-        total_contract = contract_req.sum()
+        total_contract = np.add.reduce(contract_req)
         if available >= total_contract:
             contract = contract_req.copy()
             rest = available - total_contract
-            total_spot = spot_req.sum()
+            total_spot = np.add.reduce(spot_req)
             spot = spot_req * (min(1.0, rest / total_spot) if total_spot > 0 else 0.0)
         else:
             contract = contract_req * (available / total_contract if total_contract > 0 else 0.0)

@@ -492,7 +492,7 @@ class LabAgent(mesa.Agent):
         lab's own average price.
         """
         offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
-        total = offers.sum()
+        total = np.add.reduce(offers)
         if total <= 0:
             return max(self.contract_price_now, 1e-9)
         prices = np.array([c.contract_price for _, c in self.sellers])
