@@ -29,10 +29,6 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 
-FLOAT_MAX = float(np.finfo(np.float64).max)
-"""What ``np.nan_to_num`` puts in place of an infinite price."""
-
-
 class DeveloperState(IntEnum):
     """Where a developer stands with coding agents."""
 
@@ -147,7 +143,6 @@ class DeveloperPopulation:
         self._held = {c: np.zeros(0, dtype=np.int64) for c in Channel}
         sub_lab = np.repeat(np.arange(self.n_labs, dtype=np.int64), self.n_plans)
         sub_plan = np.tile(np.arange(self.n_plans, dtype=np.int64), self.n_labs)
-        self._option_lab = {Channel.SUBSCRIPTION: sub_lab, Channel.API: np.arange(self.n_labs, dtype=np.int64)}
         self._n_options = np.array([sub_lab.size, self.n_labs], dtype=np.int64)
         width = max(sub_lab.size, self.n_labs)
         self._option_lab_rows = np.zeros((len(CHANNELS), width), dtype=np.int64)  # per channel, each option's lab
@@ -219,12 +214,12 @@ class DeveloperPopulation:
         active = offer.active.tolist()
         plans = self.n_plans
         sub_price = [
-            math.inf if math.isnan(v) or not active[o // plans] else (v if math.isfinite(v) else math.copysign(FLOAT_MAX, v))
+            math.inf if math.isnan(v) or not active[o // plans] else (v if math.isfinite(v) else math.copysign(kernels.FLOAT_MAX, v))
             for o, v in enumerate(offer.plan_price_usd.reshape(-1).tolist())
         ]  # fmt: skip
         api_price = [0.0 if on else math.inf for on in active]
-        width = len(self._option_lab[Channel.SUBSCRIPTION])
-        self._option_price = np.array([sub_price, api_price + [math.inf] * (width - len(api_price))])
+        width = self._option_price.shape[1]
+        self._option_price = np.array([row + [math.inf] * (width - len(row)) for row in (sub_price, api_price)])
         with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
             z = (offer.capability - d.reliability_half_capability) / d.reliability_width
         self._reliability = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -50.0), 50.0)))

@@ -28,6 +28,9 @@ from numba import njit
 COMPILE = {"cache": True, "nogil": True, "error_model": "numpy"}
 """Compiled once per machine and cached beside the module; division by zero gives inf or nan, as in numpy."""
 
+FLOAT_MAX = float(np.finfo(np.float64).max)
+"""What ``np.nan_to_num`` puts in place of an infinite value."""
+
 ADOPTER, CHURNED = 1, 2  # DeveloperState values
 API = 1  # Channel.API; options of channel c are row c of the option arrays
 
@@ -103,7 +106,7 @@ def best_option(affinity, wage_month, c, noise, start, t):
 
 @njit(**COMPILE)
 def split_population(state, channel):
-    """Holders and the rest (ascending), adoption as 0/1 per developer, and the rest per channel."""
+    """Holders and the rest (ascending), adoption as 0/1 per developer, and how many of the rest pay through each channel."""
     n = state.size
     adopted = np.empty(n, dtype=np.int8)
     held = 0
@@ -132,8 +135,10 @@ def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_re
 
     A holder leaves with the churn probability (higher when the return is below the churn
     threshold) or when its option is gone; reviews its options at the review rate, or when
-    its option is gone. Returns ``leave``, ``review`` and ``available`` (bool per holder) and
-    the number of reviewers per channel.
+    its option is gone. Returns ``leave``, ``review`` and ``available`` (bool per holder), and
+    where each block of the month's Gumbel noise starts and how many draws there are in all:
+    the subscription channel's reviewers and its ``deciding`` non-holders, then the API's,
+    a row of options per developer.
     """
     n = holders.size
     leave = np.empty(n, dtype=np.bool_)
@@ -287,9 +292,9 @@ def nan_to_num(x):
     if x != x:
         return 0.0
     if x == np.inf:
-        return np.finfo(np.float64).max
+        return FLOAT_MAX
     if x == -np.inf:
-        return -np.finfo(np.float64).max
+        return -FLOAT_MAX
     return x
 
 
