@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 from networkx.algorithms.flow import edmonds_karp
+from numba import njit
 
-from agentmarket.market import ordered_sum
 from agentmarket.params import Layer, Params
 
 SOURCE = "source"
@@ -54,6 +54,188 @@ MAX_CUT_CANDIDATES = 1 << 16
 """Above this many candidate source sides the cut is left to networkx (none of the bundled graphs comes near)."""
 TIE_REL = 1e-12
 """Cuts whose capacities differ by less than this share are taken as equal (float rounding of the sums)."""
+
+
+SOURCE_EDGE, SUPPLY_EDGE, BUYER_EDGE = range(3)
+"""Kinds of the edges whose flow a month reports (see :meth:`Clearing.edge_plan`)."""
+GIVEN, PLAIN, NUMPY = range(3)
+"""Where a figure of the passes comes from: the node's capacity as given, or a plain or a numpy float."""
+PAIRWISE_BLOCK = 128
+"""numpy sums up to this many values with eight accumulators, longer runs by halves."""
+
+
+@njit(inline="always")
+def kept_min(a, a_kind, b, b_kind):
+    """Python's ``min(a, b)`` and the kind of the one it returns: ``b`` only when ``b < a``."""
+    if b < a:
+        return b, b_kind
+    return a, a_kind
+
+
+@njit(cache=True, nogil=True)
+def block_sum(values, start, n):
+    """The sum numpy gives of ``values[start:start + n]``, for ``n`` up to :data:`PAIRWISE_BLOCK`.
+
+    Fewer than eight values are added one after another from 0; more with eight running
+    sums, combined in pairs, then the rest one after another.
+    """
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += values[i]
+        return total
+    r = values[start : start + 8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += values[start + i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += values[start + i]
+        i += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def numpy_sum(values, start, n):
+    """``np.sum`` of ``values[start:start + n]`` to the last bit: numpy's pairwise summation.
+
+    Up to :data:`PAIRWISE_BLOCK` values are one block (:func:`block_sum`); a longer run is
+    the sum of its two halves (the first a multiple of eight long), each summed so. The
+    halves are walked with a stack rather than by recursion, which numba's cache does not keep.
+    """
+    if n <= PAIRWISE_BLOCK:
+        return block_sum(values, start, n)
+    depth = 64  # halving a run of 2**63 values reaches a block well within this
+    starts = np.empty(depth, dtype=np.int64)
+    sizes = np.empty(depth, dtype=np.int64)
+    left_done = np.zeros(depth, dtype=np.bool_)
+    left = np.zeros(depth)
+    top = 0
+    starts[0], sizes[0] = start, n
+    while True:
+        size = sizes[top]
+        if size > PAIRWISE_BLOCK:  # a fresh run: its first half comes first
+            half = size // 2 - (size // 2) % 8
+            top += 1
+            starts[top], sizes[top], left_done[top] = starts[top - 1], half, False
+            continue
+        total = block_sum(values, starts[top], size)
+        while True:  # hand the finished run's sum to the run it halves
+            if top == 0:
+                return total
+            top -= 1
+            if left_done[top]:
+                total = left[top] + total
+                continue
+            left_done[top], left[top] = True, total
+            half = sizes[top] // 2 - (sizes[top] // 2) % 8
+            top += 1
+            starts[top], sizes[top], left_done[top] = starts[top - 1] + half, sizes[top - 1] - half, False
+            break
+
+
+@njit(cache=True, nogil=True)
+def pro_rata_passes(
+    cap, cloud_asked, cloud_of, pred_ptr, pred_pos, pred_edge, succ_ptr, succ_pos, succ_edge, n_edges
+):  # fmt: skip
+    """The clearing's two passes over the capacitated nodes (in topological order), compiled.
+
+    Against the flow (last node first), each node asks its suppliers for what its customers
+    ask of it (a cloud: what its buyers ask, ``cloud_asked``), split pro rata to the
+    suppliers' capacities, and takes at most its capacity of it. Along the flow, each node
+    serves the least of its capacity, what reaches it and what it took, and passes it on pro
+    rata to what each customer took from it; what each node could pass on if asked for all
+    of it is carried the same way. ``cap`` is each node's capacity (accelerators); the
+    topology is given as CSR rows of predecessor and successor positions with their edge
+    indices. Returns asked, served and available compute per node, each with its kind
+    (:data:`GIVEN`, :data:`PLAIN`, :data:`NUMPY`), and the compute passed along each edge.
+    """
+    n = cap.size
+    asked = np.zeros(n)
+    asked_kind = np.full(n, PLAIN, dtype=np.int8)
+    take = np.zeros(n)
+    take_kind = np.full(n, PLAIN, dtype=np.int8)
+    split = np.zeros(n_edges)  # what node v takes from supplier u, per (u, v) edge
+    incoming = np.zeros(n)
+    incoming_asked = np.zeros(n)
+    reached = np.zeros(n, dtype=np.bool_)  # a customer has asked of the node: its sums are numpy floats
+    caps = np.zeros(max(n, 1))
+    for k in range(n - 1, -1, -1):
+        if cloud_of[k] >= 0:
+            asked[k] = cloud_asked[cloud_of[k]]
+            take[k], take_kind[k] = kept_min(cap[k], GIVEN, asked[k], PLAIN)
+            passed_up = take[k]
+        else:
+            asked[k] = passed_up = incoming_asked[k]
+            asked_kind[k] = NUMPY if reached[k] else PLAIN
+            take[k], take_kind[k] = kept_min(cap[k], GIVEN, incoming[k], NUMPY if reached[k] else PLAIN)
+        lo, hi = pred_ptr[k], pred_ptr[k + 1]
+        if lo == hi:
+            continue
+        for p in range(lo, hi):
+            c = cap[pred_pos[p]]
+            caps[p - lo] = 0.0 if c < 0.0 else c  # max(c, 0.0): nan stays
+        total = numpy_sum(caps, 0, hi - lo)
+        for p in range(lo, hi):
+            u = pred_pos[p]
+            w = caps[p - lo] / total if total > 0 else 1.0 / (hi - lo)
+            split[pred_edge[p]] = part = take[k] * w
+            incoming[u] += part
+            incoming_asked[u] += passed_up * w
+            reached[u] = True
+    served = np.zeros(n)
+    served_kind = np.zeros(n, dtype=np.int8)
+    available = np.zeros(n)
+    available_kind = np.zeros(n, dtype=np.int8)
+    passed = np.zeros(n_edges)
+    inflow = np.zeros(n)
+    avail_in = np.zeros(n)
+    fed = np.zeros(n, dtype=np.bool_)  # a supplier has passed compute on to the node: its sums are numpy floats
+    wanted = np.zeros(max(n_edges, 1))
+    for k in range(n):
+        if pred_ptr[k] < pred_ptr[k + 1]:
+            inflow_kind = NUMPY if fed[k] else PLAIN
+            s, s_kind = kept_min(cap[k], GIVEN, inflow[k], inflow_kind)
+            served[k], served_kind[k] = kept_min(s, s_kind, take[k], take_kind[k])
+            available[k], available_kind[k] = kept_min(cap[k], GIVEN, avail_in[k], inflow_kind)
+        else:
+            s, s_kind = kept_min(cap[k], GIVEN, take[k], take_kind[k])
+            served[k], served_kind[k] = kept_min(s, s_kind, take[k], take_kind[k])
+            available[k], available_kind[k] = cap[k], GIVEN
+        if cloud_of[k] >= 0:
+            continue
+        lo, hi = succ_ptr[k], succ_ptr[k + 1]
+        for p in range(lo, hi):
+            wanted[p - lo] = split[succ_edge[p]]
+        total = numpy_sum(wanted, 0, hi - lo)
+        for p in range(lo, hi):
+            w = succ_pos[p]
+            share = wanted[p - lo] / total if total > 0 else 0.0
+            passed[succ_edge[p]] = served[k] * share
+            inflow[w] += passed[succ_edge[p]]
+            avail_in[w] += available[k] * share
+            fed[w] = True
+    return asked, asked_kind, served, served_kind, available, available_kind, passed
+
+
+def typed(values: np.ndarray, kinds: np.ndarray, given: list) -> list:
+    """The passes' figures as the rules' Python objects: the capacity given, a plain float, or a numpy float."""
+    out = values.tolist()
+    for k, kind in enumerate(kinds.tolist()):
+        if kind == NUMPY:
+            out[k] = np.float64(out[k])
+        elif kind == GIVEN:
+            out[k] = given[k]
+    return out
+
+
+def csr_rows(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Row pointers and the concatenated entries of a list of integer rows (CSR layout)."""
+    ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum([len(row) for row in rows])
+    return ptr, np.array([x for row in rows for x in row], dtype=np.int64)
 
 
 def build_supply_graph(params: Params) -> nx.DiGraph:
@@ -206,10 +388,34 @@ class Clearing:
         self._pred_edges = [[edge[(u, v)] for u in self.preds[v]] for v in self.upstream_nodes]
         self._succ_pos = [[pos[w] for w in self.succs[v]] for v in self.upstream_nodes]
         self._succ_edges = [[edge[(v, w)] for w in self.succs[v]] for v in self.upstream_nodes]
-        self._succ_names = [list(self.succs[v]) for v in self.upstream_nodes]
-        self._buyers_of = [
-            [(b, j) for b, j in self.buyer_pos.items() if i >= 0 and self.buyer_edges[i, j]] for i in self._cloud_of
-        ]
+        self._topology = (
+            np.array(self._cloud_of, dtype=np.int64),
+            *csr_rows(self._pred_pos),
+            np.array([e for row in self._pred_edges for e in row], dtype=np.int64),
+            *csr_rows(self._succ_pos),
+            np.array([e for row in self._succ_edges for e in row], dtype=np.int64),
+        )
+        self._clouds_at = [(k, i) for k, i in enumerate(self._cloud_of) if i >= 0]
+        self._nodes_upward = self.upstream_nodes[::-1]
+        self._edge_plan = self.edge_plan()
+
+    def edge_plan(self) -> list[tuple[tuple[str, str], int, int, int]]:
+        """The edges whose flow a month reports, in the order the pass along the flow meets them.
+
+        Each is (edge, kind, reference, buyer): a source edge carries the node's served
+        compute (reference: the node's position), a supply edge its share of it (the edge's
+        index), a cloud's edge to a buyer what the cloud sold it (the cloud, the buyer).
+        """
+        plan = []
+        for k, v in enumerate(self.upstream_nodes):
+            if not self._pred_pos[k]:
+                plan.append(((SOURCE, v), SOURCE_EDGE, k, -1))
+            i = self._cloud_of[k]
+            if i >= 0:
+                plan.extend(((v, b), BUYER_EDGE, i, j) for b, j in self.buyer_pos.items() if self.buyer_edges[i, j])
+                continue
+            plan.extend(((v, w), SUPPLY_EDGE, e, -1) for w, e in zip(self.succs[v], self._succ_edges[k], strict=True))
+        return plan
 
     def _split_graph(self) -> nx.DiGraph:
         """Each capacitated node v becomes an edge v:in -> v:out carrying its capacity."""
@@ -235,75 +441,32 @@ class Clearing:
         ``spot_req`` (clouds x buyers) are what buyers ask of each cloud;
         ``ration_cloud(i, available, contract, spot)`` splits a cloud's compute among buyers.
 
-        The passes run over node positions with the float operations, in their order, of the
-        pro-rata rules (sums of up to seven terms as numpy adds them, one after another). Shares
-        and weights are numpy scalars, as an array's elements would be, so every figure keeps the
-        type the rules give it: Python's ``sum`` adds plain floats with compensation, numpy's
-        scalars without, and the books sum these figures.
+        The two passes run compiled (:func:`pro_rata_passes`) with the float operations, in
+        their order, of the pro-rata rules, and sums as numpy adds them. Each figure keeps the
+        type the rules give it (:func:`typed`): a node's capacity as given, or a plain or numpy
+        float as the rule's operands make it. Python's ``sum`` adds plain floats with
+        compensation, numpy's scalars without, and the books sum these figures. The clouds
+        ration after the passes, since no node is downstream of a cloud.
         """
         nodes = self.upstream_nodes
-        cap = [capacity[v] for v in nodes]
-        n = len(nodes)
-        asked = [0.0] * n
-        take = [0.0] * n
-        split = [0.0] * self._edge_count  # what node v takes from supplier u, per (u, v) edge
-        incoming = [0.0] * n
-        incoming_asked = [0.0] * n
+        given = [capacity[v] for v in nodes]
         requests = contract_req + spot_req
         cloud_asked = np.add.reduce(requests, axis=1)
-        for k in range(n - 1, -1, -1):
-            i = self._cloud_of[k]
-            if i >= 0:
-                asked[k] = float(cloud_asked[i])
-                take[k] = passed_up = min(cap[k], asked[k])
-            else:
-                asked[k] = passed_up = incoming_asked[k]
-                take[k] = min(cap[k], incoming[k])
-            preds = self._pred_pos[k]
-            if not preds:
-                continue
-            caps = [max(cap[u], 0.0) for u in preds]
-            total = ordered_sum(caps)
-            if total > 0:
-                weights = [np.float64(c / total) for c in caps]
-            else:
-                weights = [np.float64(1.0 / len(preds))] * len(preds)
-            for u, e, w in zip(preds, self._pred_edges[k], weights, strict=True):
-                split[e] = part = take[k] * w
-                incoming[u] += part
-                incoming_asked[u] += passed_up * w
-        served = [0.0] * n
-        available = [0.0] * n  # what each node could pass on if asked for all of it, same shares
-        inflow = [0.0] * n
-        avail_in = [0.0] * n
-        edge: dict[tuple[str, str], float] = {}
+        passes = pro_rata_passes(np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count)
+        asked, served, available = typed(*passes[0:2], given), typed(*passes[2:4], given), typed(*passes[4:6], given)
+        passed = passes[-1].tolist()
         contract = np.zeros_like(contract_req)
         spot = np.zeros_like(spot_req)
-        for k, v in enumerate(nodes):
-            if self._pred_pos[k]:
-                served[k] = min(cap[k], inflow[k], take[k])
-                available[k] = min(cap[k], avail_in[k])
-            else:
-                served[k] = min(cap[k], take[k], take[k])
-                available[k] = cap[k]
-                edge[(SOURCE, v)] = served[k]
-            i = self._cloud_of[k]
-            if i >= 0:
-                contract[i], spot[i] = ration_cloud(i, served[k], contract_req[i], spot_req[i])
-                sold = (contract[i] + spot[i]).tolist()
-                for b, j in self._buyers_of[k]:
-                    edge[(v, b)] = sold[j]
-                continue
-            wanted = [split[e] for e in self._succ_edges[k]]
-            total = ordered_sum(wanted)
-            for w, name, x in zip(self._succ_pos[k], self._succ_names[k], wanted, strict=True):
-                share = np.float64(x / total if total > 0 else 0.0)
-                passed = served[k] * share
-                inflow[w] += passed
-                avail_in[w] += available[k] * share
-                edge[(v, name)] = float(passed)
+        sold = {}
+        for k, i in self._clouds_at:
+            contract[i], spot[i] = ration_cloud(i, served[k], contract_req[i], spot_req[i])
+            sold[i] = (contract[i] + spot[i]).tolist()
+        edge = {
+            key: served[ref] if kind == SOURCE_EDGE else (passed[ref] if kind == SUPPLY_EDGE else sold[ref][j])
+            for key, kind, ref, j in self._edge_plan
+        }
         node_served = dict(zip(nodes, served, strict=True))
-        node_asked = {nodes[k]: asked[k] for k in range(n - 1, -1, -1)}
+        node_asked = dict(zip(self._nodes_upward, reversed(asked), strict=True))
         node_available = dict(zip(nodes, available, strict=True))
         requested = float(np.add.reduce(requests, axis=None))
         if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) >= requested * (1.0 - 1e-12):

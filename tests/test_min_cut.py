@@ -28,17 +28,25 @@ from strategies import subset
 
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import bundled_scenarios, load_scenario
-from agentmarket.supply_graph import OTHER_AI, SINK, SOURCE, Clearing, CutCandidates, build_supply_graph
+from agentmarket.supply_graph import (
+    OTHER_AI,
+    SINK,
+    SOURCE,
+    Clearing,
+    CutCandidates,
+    build_supply_graph,
+    numpy_sum,
+)
 
 CAPACITATED = ("supplier", "cloud")
 
 
 @st.composite
-def supply_params(draw) -> Params:
+def supply_params(draw, most_per_layer: int = 3, most_clouds: int = 4) -> Params:
     """Labs, clouds (open or captive) and suppliers with drawn supply relations."""
     labs = [f"lab_{i}" for i in range(draw(st.integers(1, 3)))]
-    clouds = [f"cloud_{i}" for i in range(draw(st.integers(1, 4)))]
-    layers = [layer for layer in Layer for _ in range(draw(st.integers(1, 3)))]
+    clouds = [f"cloud_{i}" for i in range(draw(st.integers(1, most_clouds)))]
+    layers = [layer for layer in Layer for _ in range(draw(st.integers(1, most_per_layer)))]
     suppliers = [f"{layer.value}_{i}" for i, layer in enumerate(layers)]
     cloud_tables = {
         c: {"owner": draw(st.sampled_from(["", *labs])), "upstream": draw(subset(suppliers))} for c in clouds
@@ -59,9 +67,9 @@ shock = st.sampled_from([0.0, 0.0, 0.5, 1.0]) | st.floats(0.0, 1.0)
 
 
 @st.composite
-def month(draw):
+def month(draw, most_per_layer: int = 3, most_clouds: int = 4):
     """A supply graph's clearing, and one month's capacities (shocks applied) and requests."""
-    params = draw(supply_params())
+    params = draw(supply_params(most_per_layer, most_clouds))
     graph = build_supply_graph(params)
     clouds = list(params.clouds)
     clearing = Clearing(graph, clouds, [*params.labs, OTHER_AI])
@@ -217,9 +225,9 @@ def same_figures(got: dict, expected: dict) -> bool:
 
 
 @st.composite
-def month_with_contracts(draw):
+def month_with_contracts(draw, most_per_layer: int = 3, most_clouds: int = 4):
     """A month of :func:`month` whose requests are split into contracts and spot, capacities plain or numpy floats."""
-    graph, clearing, capacity, requests = draw(month())
+    graph, clearing, capacity, requests = draw(month(most_per_layer, most_clouds))
     if draw(st.booleans()):
         capacity = {v: np.float64(x) for v, x in capacity.items()}
     contract_share = draw(st.sampled_from([0.0, 0.5, 1.0]) | st.floats(0.0, 1.0))
@@ -237,6 +245,29 @@ def test_clearing_passes_are_the_pro_rata_rules_bit_for_bit(case):
     assert same_figures(result.node_asked, asked)
     assert same_figures(result.node_available, available)
     assert same_figures(result.edge_served, edge)
+
+
+@settings(max_examples=60, deadline=None)
+@given(month_with_contracts(most_per_layer=12, most_clouds=10))
+def test_clearing_passes_on_wide_graphs_add_as_numpy_adds(case):
+    # eight or more suppliers or customers of a node: numpy sums their shares pairwise
+    _graph, clearing, capacity, contract_req, spot_req = case
+    result = clearing.clear(capacity, contract_req, spot_req, lambda i, a, k, s: ration(a, k, s))
+    contract, spot, served, asked, available, edge = pro_rata_passes(clearing, capacity, contract_req, spot_req)
+    assert np.array_equal(result.contract_served, contract) and np.array_equal(result.spot_served, spot)
+    assert same_figures(result.node_served, served) and same_figures(result.node_asked, asked)
+    assert same_figures(result.node_available, available) and same_figures(result.edge_served, edge)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.floats(-1e12, 1e12, allow_nan=False) | st.floats(-1e-6, 1e-6, allow_nan=False), max_size=700),
+    st.integers(0, 3),
+)
+def test_compiled_sums_are_numpy_sums_to_the_last_bit(values, offset):
+    padded = np.array([1.0] * offset + values + [2.0])
+    got = numpy_sum(padded, offset, len(values))
+    assert struct.pack("<d", got) == struct.pack("<d", np.sum(np.array(values)))
 
 
 @settings(max_examples=200, deadline=None)
