@@ -13,6 +13,7 @@ cores as workers. Not a test: the figures depend on the machine and its load.
 
     .venv/bin/python benchmarks/sweep_scaling.py                       # 2,000 developers, 1 vs 2 workers
     .venv/bin/python benchmarks/sweep_scaling.py --developers 1000     # the spec's own size
+    .venv/bin/python benchmarks/sweep_scaling.py --samples 64          # a sweep four times as long
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ from agentmarket.experiments import load_spec, run_sweep
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sweep-imitation.toml"
 
 
-def spec_at(developers: int, months: int | None, folder: Path) -> Path:
-    """The README's example spec with another developer count (and, optionally, horizon)."""
+def spec_at(developers: int, months: int | None, folder: Path, samples: int | None = None) -> Path:
+    """The README's example spec with another developer count (and, optionally, horizon and design size)."""
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     data.setdefault("set", {})["simulation.developer_agents"] = developers
     if months is not None:
         data["months"] = months
+    if samples is not None:
+        data["design"]["samples"] = samples
     path = folder / "sweep-imitation.toml"
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
     return path
@@ -77,6 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--developers", type=int, default=2000, help="developer agents per run")
     parser.add_argument("--months", type=int, default=None, help="months per run (default: the spec's)")
+    parser.add_argument(
+        "--samples", type=int, default=None, help="the design's base samples (default: the spec's 16, 160 runs)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="workers of the parallel sweep")
     parser.add_argument("--repeats", type=int, default=2, help="alternating pairs of sweeps")
     parser.add_argument(
@@ -87,9 +93,10 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="sweep-scaling-spec-"))
     try:
-        spec_path = spec_at(args.developers, args.months, folder)
+        spec_path = spec_at(args.developers, args.months, folder, args.samples)
         print(
-            f"{EXAMPLE.name} at {args.developers} developer agents; {os.cpu_count()} cores, "
+            f"{EXAMPLE.name} at {args.developers} developer agents, {args.samples or 'its'} samples; "
+            f"{os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f}"
         )
         rows = []
@@ -107,6 +114,7 @@ def main() -> None:
         ratios = [m["runs_per_s"] / o["runs_per_s"] for o, m in zip(one, many, strict=True)]
         summary = {
             "developers": args.developers,
+            "samples": args.samples,
             "workers": args.workers,
             "ratio_median": statistics.median(ratios),
             "ratios": ratios,
