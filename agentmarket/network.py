@@ -70,14 +70,16 @@ def peer_share_of(indptr, indices, data, inv_degree, adopted, idx):
     """Adopting share of the peers of developers ``idx``: their CSR rows dotted with ``adopted`` (0/1), times 1/degree.
 
     Only the rows of ``idx`` are read. The counts are exact integers, as in the sparse
-    product of :meth:`PeerNetwork.adopted_peer_counts`.
+    product of :meth:`PeerNetwork.adopted_peer_counts`. Positions are read as unsigned
+    integers: numba then makes no check for a negative index (counted from the end), which
+    took two thirds of the loop's time.
     """
     out = np.empty(idx.size)
     for k in range(idx.size):
         i = idx[k]
         count = 0
-        for p in range(indptr[i], indptr[i + 1]):
-            count += data[p] * adopted[indices[p]]
+        for p in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+            count += data[p] * adopted[np.uint64(indices[p])]
         out[k] = count * inv_degree[i]
     return out
 

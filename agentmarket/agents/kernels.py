@@ -10,7 +10,9 @@ The loops do only arithmetic and comparisons, in the same order and on the same 
 values as the array rules they replace (no fused multiply-add: numba contracts nothing unless
 told to), so a run gives the same figures to the last bit. Logarithms and exponentials (the
 Gumbel noise, the ROI gate) stay in numpy, whose vector routines may differ from the scalar
-ones in the last bit. Random draws are made in numpy, by the caller, in a fixed order.
+ones in the last bit. Random draws are made in numpy, by the caller, in a fixed order. A developer's row, read
+from a list of rows, is taken as an unsigned integer: numba then checks no index for being
+negative (counted from the end), a check that costs more than the arithmetic.
 
 The month's offer reaches the loops as small arrays (see :class:`Terms`): per channel
 (row 0 subscription, row 1 API) each option's lab, plan, price (USD/month; inf if
@@ -77,7 +79,8 @@ def option_value_cost(affinity, wage_month, c, o, t):
     the lab delivered. Cost: the plan's price, or the API price of the work plus the option's
     price (0, or inf when the lab is inactive).
     """
-    lab = t.option_lab[c, o]
+    c, o = np.uint64(c), np.uint64(o)  # an option of the channel, never -1 here
+    lab = np.uint64(t.option_lab[c, o])
     auto = minimum(1.0, affinity * t.lab_capability[lab])
     if c == API:
         share = minimum(1.0, auto * t.rules[API_MULTIPLE])
@@ -147,7 +150,7 @@ def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_re
     reviewers = np.zeros(2, dtype=np.int64)
     r = t.rules
     for k in range(n):
-        i = holders[k]
+        i = np.uint64(holders[k])
         c = channel[i]
         _, value, cost = option_value_cost(affinity[i], wage_month[i], c, option[i], t)
         ret = ratio(value, cost)
@@ -190,7 +193,7 @@ def review_and_consider(
     at = np.empty(4, dtype=np.int64)
     at[:] = noise_start
     for k in range(holders.size):
-        i = holders[k]
+        i = np.uint64(holders[k])
         c = channel[i]
         go = leave[k]
         if review[k]:
@@ -216,7 +219,7 @@ def review_and_consider(
     maybe = np.empty(n, dtype=np.int64)
     n_maybe = 0
     for k in range(n):
-        i = deciders[k]
+        i = np.uint64(deciders[k])
         c = channel[i]
         block = 2 * c + 1
         start = at[block]
@@ -236,14 +239,14 @@ def review_and_consider(
 def adopt(deciders, maybe, gate, bass, u_adopt, finite, best_of, state, option):
     """Those of ``maybe`` adopt whose draw falls below the hazard ``gate * bass`` (clipped to [0, 1]) at a finite cost."""
     for m in range(maybe.size):
-        k = maybe[m]
+        k = np.uint64(maybe[m])
         hazard = gate[m] * bass[k]
         if hazard < 0.0:
             hazard = 0.0
         elif hazard > 1.0:
             hazard = 1.0
         if u_adopt[k] < hazard and finite[k]:
-            i = deciders[k]
+            i = np.uint64(deciders[k])
             state[i] = ADOPTER
             option[i] = best_of[k]
 
@@ -321,8 +324,8 @@ def settle(
     holders = np.zeros(n_labs, dtype=np.int64)
     over = np.zeros(n_labs, dtype=np.int64)
     for k in range(held.size):
-        i = held[k]
-        j = lab[i]
+        i = np.uint64(held[k])
+        j = np.uint64(lab[i])
         if channel[i] == API:
             paid = compute_acc[i] * service_level[j] * api_price[j]
             api[j] += paid
