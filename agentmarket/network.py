@@ -76,7 +76,7 @@ def peer_share_of(indptr, indices, data, inv_degree, adopted, idx):
     """
     out = np.empty(idx.size)
     for k in range(idx.size):
-        i = idx[k]
+        i = np.uint64(idx[k])
         count = 0
         for p in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
             count += data[p] * adopted[np.uint64(indices[p])]
