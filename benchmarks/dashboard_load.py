@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from agentmarket.visualization.browser import RequestLog, launch_chromium, open_dashboard, running_server
-from agentmarket.visualization.load import play_sessions, server_rss_mb, wait_for_memory
+from agentmarket.visualization.load import close_tab, play_sessions, server_rss_mb, wait_for_memory
 
 OUT = Path(__file__).resolve().parents[1] / "test-output"
 
@@ -37,9 +37,7 @@ def main() -> int:
     with running_server(OUT) as server, sync_playwright() as pw:
         browser = launch_chromium(pw)
         warm = browser.new_context()
-        page = open_dashboard(warm, server.url, RequestLog())
-        page.unroute("**/*")
-        page.close(run_before_unload=True)
+        close_tab(open_dashboard(warm, server.url, RequestLog()))
         warm.close()
         time.sleep(5.0)
         before = server_rss_mb(server.process.pid)

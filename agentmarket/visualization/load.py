@@ -125,11 +125,22 @@ def play_sessions(browser, url: str, sessions: int = 2, seconds: float = 30.0, d
         if f"seed {i}," not in result.labels[-1]:
             result.errors.append(f"session {i} shows another run: {result.labels[-1]!r}")
     for context, page in opened:
-        page.unroute("**/*")  # the close beacon is sent while the page goes away, past any route handler
-        page.close(run_before_unload=True)
+        close_tab(page)
         context.close()
     result.blocked = list(requests.blocked)
     return result
+
+
+def close_tab(page) -> None:
+    """Close ``page`` as a user closing its tab does: its unload handlers run and send the close beacon.
+
+    Playwright does not wait for a page whose unload handlers run to be gone; closing its
+    browser context before then can drop the beacon on a busy machine, and the server would
+    keep the session until it is culled. So this waits for the page's ``close`` event.
+    """
+    page.unroute("**/*")  # the close beacon is sent while the page goes away, past any route handler
+    with page.expect_event("close"):
+        page.close(run_before_unload=True)
 
 
 def wait_for_memory(pid: int, target_mb: float, timeout_s: float = 60.0) -> float:
