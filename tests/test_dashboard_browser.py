@@ -263,6 +263,8 @@ def test_invalid_value_shows_message_and_keeps_the_run(server, context):
 
 # ----- ensemble mode, the explorer, and several sessions at once -----------------------------------
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+UPDATE_DOCS_IMAGES = os.environ.get("AGENTMARKET_UPDATE_DOCS_IMAGES") == "1"
+"""Write the README's ensemble screenshot into docs/img (else into test-output/, so a test run leaves the tree clean)."""
 
 
 def test_ensemble_of_five_seeds_steps_together_and_draws_a_band(server, context):
@@ -284,8 +286,9 @@ def test_ensemble_of_five_seeds_steps_together_and_draws_a_band(server, context)
     assert events.count() >= 1, "no event listed for the selected run"
     assert tab.text(".am-events .am-label").startswith("Events of the selected run")
     tab.page.set_viewport_size({"width": 1500, "height": 1500})
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=str(DOCS_IMG / "dashboard-ensemble.png"), full_page=True)
+    folder = DOCS_IMG if UPDATE_DOCS_IMAGES else OUT
+    folder.mkdir(parents=True, exist_ok=True)
+    tab.page.screenshot(path=str(folder / "dashboard-ensemble.png"), full_page=True)
     assert tab.requests.blocked == []
     assert tab.console_errors == []
 
