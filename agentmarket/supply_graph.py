@@ -200,9 +200,8 @@ def pro_rata_passes(
             s, s_kind = kept_min(cap[k], GIVEN, inflow[k], inflow_kind)
             served[k], served_kind[k] = kept_min(s, s_kind, take[k], take_kind[k])
             available[k], available_kind[k] = kept_min(cap[k], GIVEN, avail_in[k], inflow_kind)
-        else:
-            s, s_kind = kept_min(cap[k], GIVEN, take[k], take_kind[k])
-            served[k], served_kind[k] = kept_min(s, s_kind, take[k], take_kind[k])
+        else:  # fed by the source alone: the least of its capacity and what it took
+            served[k], served_kind[k] = kept_min(cap[k], GIVEN, take[k], take_kind[k])
             available[k], available_kind[k] = cap[k], GIVEN
         if cloud_of[k] >= 0:
             continue
@@ -391,9 +390,9 @@ class Clearing:
         self._topology = (
             np.array(self._cloud_of, dtype=np.int64),
             *csr_rows(self._pred_pos),
-            np.array([e for row in self._pred_edges for e in row], dtype=np.int64),
+            csr_rows(self._pred_edges)[1],  # the same rows as the predecessors: one pointer array serves both
             *csr_rows(self._succ_pos),
-            np.array([e for row in self._succ_edges for e in row], dtype=np.int64),
+            csr_rows(self._succ_edges)[1],
         )
         self._clouds_at = [(k, i) for k, i in enumerate(self._cloud_of) if i >= 0]
         self._nodes_upward = self.upstream_nodes[::-1]

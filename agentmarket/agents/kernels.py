@@ -10,9 +10,9 @@ The loops do only arithmetic and comparisons, in the same order and on the same 
 values as the array rules they replace (no fused multiply-add: numba contracts nothing unless
 told to), so a run gives the same figures to the last bit. Logarithms and exponentials (the
 Gumbel noise, the ROI gate) stay in numpy, whose vector routines may differ from the scalar
-ones in the last bit. Random draws are made in numpy, by the caller, in a fixed order. A developer's row, read
-from a list of rows, is taken as an unsigned integer: numba then checks no index for being
-negative (counted from the end), a check that costs more than the arithmetic.
+ones in the last bit. Random draws are made in numpy, by the caller, in a fixed order. A
+developer's row, read from a list of rows, is taken as an unsigned integer: numba then checks
+no index for being negative (counted from the end), a check that costs more than the arithmetic.
 
 The month's offer reaches the loops as small arrays (see :class:`Terms`): per channel
 (row 0 subscription, row 1 API) each option's lab, plan, price (USD/month; inf if
