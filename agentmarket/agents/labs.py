@@ -479,19 +479,25 @@ class LabAgent(mesa.Agent):
         own = self.own_capacity(start)
         booked_users = users * (1.0 + self.spec.booking_buffer)
         self.sign_contracts(start, self.spec.contract_months, booked_users - self.contracted(start) - own)
-        training = min(self.training_budget_usd, self.committable_usd_per_month()) / self.new_contract_price(start)
+        offers = self.offers(start)  # after the users' booking: the training is priced and booked on them
+        budget = min(self.training_budget_usd, self.committable_usd_per_month())
+        training = budget / self.new_contract_price(start, offers)
         self.planned_training[start] = training
         need = booked_users + training - self.contracted(start) - own
-        self.sign_contracts(start, self.spec.contract_months, need)
+        self.sign_contracts(start, self.spec.contract_months, need, offers)
 
-    def new_contract_price(self, start: int) -> float:
+    def offers(self, start: int) -> list[float]:
+        """What each seller still offers to book for ``start`` (acc), in the order of ``sellers``."""
+        return [c.offer_capacity(start) for _, c in self.sellers]
+
+    def new_contract_price(self, start: int, offers: list[float] | None = None) -> float:
         """What a contract signed now for ``start`` costs (USD/acc-month): the sellers' prices, weighted by their offers.
 
         The training a budget buys is priced at what the lab signs at, not at its book's
         average: when contract prices rise, the same budget books less. Without offers, the
-        lab's own average price.
+        lab's own average price. ``offers`` are :meth:`offers` for ``start`` when already taken.
         """
-        offers = np.array([c.offer_capacity(start) for _, c in self.sellers])
+        offers = np.array(self.offers(start) if offers is None else offers)
         total = np.add.reduce(offers)
         if total <= 0:
             return max(self.contract_price_now, 1e-9)
@@ -532,11 +538,14 @@ class LabAgent(mesa.Agent):
         room = self.cash + self.fundable_usd() + months * income - self.committed_usd(months)
         return max(0.0, room / max(self.spec.contract_months, 1))
 
-    def sign_contracts(self, start: int, months: int, need: float) -> None:
-        """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers."""
+    def sign_contracts(self, start: int, months: int, need: float, offers: list[float] | None = None) -> None:
+        """Sign contracts for ``need`` accelerators from ``start``, pro rata to the clouds' offers.
+
+        ``offers`` are :meth:`offers` for ``start`` when already taken (and no booking since).
+        """
         if need <= 0:
             return
-        offers = [c.offer_capacity(start) for _, c in self.sellers]
+        offers = self.offers(start) if offers is None else offers
         total = ordered_sum(offers)
         if total <= 0:
             return
