@@ -34,6 +34,7 @@ from agentmarket.market import (
     decaying_growth,
     month_index,
     month_label,
+    ordered_dot,
     ordered_sum,
 )
 from agentmarket.metrics import names_for
@@ -290,9 +291,8 @@ class MarketModel(mesa.Model):
     def compute_price(self) -> float:
         """Capacity-weighted spot compute price of open clouds, USD per accelerator-hour."""
         open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
-        w = np.array([max(c.capacity, 1e-9) for c in open_clouds])
-        price = np.array([c.compute_price for c in open_clouds])
-        return float(np.dot(w, price) / w.sum())
+        w = [max(c.capacity, 1e-9) for c in open_clouds]
+        return ordered_dot(w, [c.compute_price for c in open_clouds]) / ordered_sum(w)
 
     @property
     def h100_rental_price(self) -> float:
@@ -624,13 +624,13 @@ class MarketModel(mesa.Model):
             caps = [s.capacity for s in members]
             cap = sum(caps)
             served = sum(s.served for s in members)
-            weights = np.array([max(c, 1e-12) for c in caps])
+            weights = [max(c, 1e-12) for c in caps]
             self.layer_stats[layer.value] = {
                 "capacity": cap,
                 "demand": sum(s.demand for s in members),
                 "utilization": served / cap if cap > 0 else 0.0,
                 "binding": int(layer.value in self.binding_layers),
-                "price": float(np.dot(weights, [s.price for s in members]) / weights.sum()),
+                "price": ordered_dot(weights, [s.price for s in members]) / ordered_sum(weights),
             }
 
     # ----- data collection ----------------------------------------------------------------

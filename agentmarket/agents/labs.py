@@ -25,6 +25,7 @@ from agentmarket.market import (
     decaying_growth,
     holt_update,
     month_index,
+    ordered_dot,
     ordered_mean,
     ordered_sum,
 )
@@ -497,12 +498,11 @@ class LabAgent(mesa.Agent):
         average: when contract prices rise, the same budget books less. Without offers, the
         lab's own average price. ``offers`` are :meth:`offers` for ``start`` when already taken.
         """
-        offers = np.array(self.offers(start) if offers is None else offers)
-        total = np.add.reduce(offers)
+        offers = self.offers(start) if offers is None else offers
+        total = ordered_sum(offers)
         if total <= 0:
             return max(self.contract_price_now, 1e-9)
-        prices = np.array([c.contract_price for _, c in self.sellers])
-        return max(float(offers @ prices / total), 1e-9)
+        return max(ordered_dot(offers, [c.contract_price for _, c in self.sellers]) / total, 1e-9)
 
     def commitment_horizon_months(self) -> int:
         """Months ahead a capacity contract signed now still binds the lab to pay."""
