@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
-from agentmarket.market import clamp, column_sums, ordered_mean, ordered_sum
+from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum
 from agentmarket.model import MarketModel, linear_quantiles
 from agentmarket.scenarios import load_scenario
 
@@ -31,6 +31,21 @@ def test_linear_quantiles_are_numpys_percentiles_to_the_last_bit(values, fractio
 @given(st.lists(st.floats(min_value=0.0, max_value=1e12, allow_nan=False), max_size=20))
 def test_ordered_sum_is_numpys_sum_to_the_last_bit(values):
     assert ordered_sum(values) == float(np.sum(np.array(values, dtype=np.float64)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=20).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.floats(min_value=0.0, max_value=1e9, allow_nan=False), min_size=n, max_size=n),
+            st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=n, max_size=n),
+        )
+    )
+)
+def test_ordered_dot_is_numpys_dot_to_the_last_bit(pairs):
+    weights, values = pairs
+    expected = float(np.dot(np.array(weights, dtype=np.float64), np.array(values, dtype=np.float64)))
+    assert ordered_dot(weights, values) == expected
 
 
 @settings(max_examples=300, deadline=None)
