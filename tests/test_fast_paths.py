@@ -13,6 +13,8 @@ from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
 from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum
 from agentmarket.model import MarketModel, linear_quantiles
+from agentmarket.network import PeerNetwork
+from agentmarket.params import NetworkKind
 from agentmarket.scenarios import load_scenario
 
 
@@ -46,6 +48,27 @@ def test_ordered_dot_is_numpys_dot_to_the_last_bit(pairs):
     weights, values = pairs
     expected = float(np.dot(np.array(weights, dtype=np.float64), np.array(values, dtype=np.float64)))
     assert ordered_dot(weights, values) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(min_value=2, max_value=120),
+    st.integers(min_value=1, max_value=12),
+    st.floats(min_value=0.0, max_value=1.0),
+    st.integers(min_value=0, max_value=2**32 - 1),
+    st.integers(min_value=1, max_value=6),
+)
+def test_kept_peer_counts_give_the_mat_vecs_shares_to_the_last_bit(n, mean_degree, rewire, seed, months):
+    """Month after month, adopters joining and leaving, the kept counts give each asked developer the mat-vec's share."""
+    rng = np.random.default_rng(seed)
+    network = PeerNetwork(n, NetworkKind.SMALL_WORLD, mean_degree, rewire, rng)
+    adopted = rng.random(n) < rng.random()
+    for _ in range(months):
+        flip = rng.random(n) < rng.random()
+        adopted = adopted ^ flip
+        idx = np.flatnonzero(rng.random(n) < 0.7)
+        expected = network.peer_share(adopted)[idx]  # every share, by the mat-vec
+        assert np.array_equal(network.peer_share(adopted, idx), expected)
 
 
 @settings(max_examples=300, deadline=None)
