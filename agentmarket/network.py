@@ -1,8 +1,9 @@
 """The developers' social network, stored as compact CSR arrays.
 
 A million developers with ten peers each is ten million links: kept as a SciPy CSR matrix
-(``indptr``, ``indices``), built with array operations in seconds, and read each month with
-one sparse matrix-vector product instead of a walk over nodes.
+(``indptr``, ``indices``), built with array operations in seconds. Each month's adopting
+shares of peers come from counts kept between months, which only the links of developers
+whose adoption changed update; all shares at once are one sparse matrix-vector product.
 """
 
 from __future__ import annotations
