@@ -101,7 +101,7 @@ def best_option(affinity, wage_month, c, noise, start, t):
     best, top, best_value, best_cost = 0, 0.0, 0.0, 0.0
     for o in range(t.n_options[c]):
         _, value, cost = option_value_cost(affinity, wage_month, c, o, t)
-        net = (value - cost) + t.rules[NOISE_USD] * noise[start + o]
+        net = (value - cost) + t.rules[NOISE_USD] * noise[np.uint64(start + o)]
         if o == 0 or net > top:
             best, top, best_value, best_cost = o, net, value, cost
     return best, top, best_value, best_cost
