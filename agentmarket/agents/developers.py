@@ -220,9 +220,10 @@ class DeveloperPopulation:
         api_price = [0.0 if on else math.inf for on in active]
         width = self._option_price.shape[1]
         self._option_price = np.array([row + [math.inf] * (width - len(row)) for row in (sub_price, api_price)])
-        with np.errstate(over="ignore"):  # a very narrow width makes a step: clipped below
-            z = (offer.capability - d.reliability_half_capability) / d.reliability_width
-        self._reliability = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -50.0), 50.0)))
+        half, width = d.reliability_half_capability, d.reliability_width
+        # a very narrow width makes a step (a Python float overflows to inf silently): clipped
+        minus_z = [-min(max((c - half) / width, -50.0), 50.0) for c in offer.capability.tolist()]
+        self._reliability = 1.0 / (1.0 + np.exp(np.array(minus_z)))
         self._delivered = offer.service_level * self._reliability
         self._api_usd_per_work_share = (
             offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
