@@ -40,8 +40,8 @@ class PeerNetwork:
         network is undirected, so a developer's row lists whom its change touches). The
         counts are exact integers, so the shares are the mat-vec's to the last bit.
         """
-        inv = self._inv_degree if idx is None else self._inv_degree[idx]
         if self.adjacency is None:
+            inv = self._inv_degree if idx is None else self._inv_degree[idx]
             total = adopted.sum(dtype=np.float64)
             return (total - (adopted if idx is None else adopted[idx])) * inv
         if idx is not None:
@@ -50,7 +50,7 @@ class PeerNetwork:
             return tracked_peer_share(
                 a.indptr, a.indices, a.data, self._inv_degree, flags, self._counted, self._adopted_peers, idx
             )
-        return self.adopted_peer_counts(adopted) * inv
+        return self.adopted_peer_counts(adopted) * self._inv_degree
 
     def adopted_peer_counts(self, adopted: np.ndarray) -> np.ndarray:
         """Number of each developer's peers who have adopted: one CSR mat-vec in the matrix's integer type.
