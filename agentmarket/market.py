@@ -64,11 +64,12 @@ def ordered_sum(values: Sequence[float]) -> float:
 
 
 def ordered_dot(a: Sequence[float], b: Sequence[float]) -> float:
-    """``float(np.dot(a, b))`` to the last bit: term by term from 0 for fewer than eight pairs, else numpy's own.
+    """The dot product of ``a`` and ``b``: term by term from 0 for fewer than eight pairs, else numpy's own.
 
-    numpy's dot of fewer than eight pairs adds the products one after another, as
-    :func:`ordered_sum` adds values; on the few clouds or suppliers a month weighs, the two
-    arrays would cost more than the products.
+    Fewer than eight pairs are multiplied and added one after another, each product rounded,
+    as numpy's dot does on OpenBLAS's AVX2 kernels: the same on every machine. (OpenBLAS's
+    AVX-512 kernels fuse each multiply with its add, which may move the last bit.) On the few
+    clouds or suppliers a month weighs, the two arrays would cost more than the products.
     """
     if len(a) >= 8:
         return float(np.dot(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))

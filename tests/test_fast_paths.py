@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import mesa
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pinned import PINNED_SIMD, pinned_environment
 
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
@@ -35,17 +40,49 @@ def test_ordered_sum_is_numpys_sum_to_the_last_bit(values):
     assert ordered_sum(values) == float(np.sum(np.array(values, dtype=np.float64)))
 
 
-@settings(max_examples=300, deadline=None)
-@given(
-    st.integers(min_value=0, max_value=20).flatmap(
+def pair_lists(min_size: int, max_size: int) -> st.SearchStrategy[tuple[list[float], list[float]]]:
+    """Weights (at least 0) and values of the same length, within ``min_size`` and ``max_size``."""
+    return st.integers(min_value=min_size, max_value=max_size).flatmap(
         lambda n: st.tuples(
             st.lists(st.floats(min_value=0.0, max_value=1e9, allow_nan=False), min_size=n, max_size=n),
             st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=n, max_size=n),
         )
     )
+
+
+PINNED_DOTS = (
+    "import json, sys, numpy as np; print(json.dumps([float(np.dot(np.array(a, dtype=np.float64),"
+    " np.array(b, dtype=np.float64))) for a, b in json.load(sys.stdin)]))"
 )
-def test_ordered_dot_is_numpys_dot_to_the_last_bit(pairs):
-    weights, values = pairs
+
+
+def pinned_dots(cases: list[tuple[list[float], list[float]]]) -> list[float]:
+    """``float(np.dot(a, b))`` of each case, taken in a child interpreter on OpenBLAS's Haswell kernels (:mod:`pinned`)."""
+    env = pinned_environment()
+    if env is None:
+        pytest.skip(f"numpy cannot run at {PINNED_SIMD} (AVX2) here")
+    done = subprocess.run(
+        [sys.executable, "-c", PINNED_DOTS],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(pair_lists(0, 7), min_size=1, max_size=40))
+def test_ordered_dot_of_a_few_pairs_is_numpys_dot_on_its_avx2_kernels_to_the_last_bit(cases):
+    assert [ordered_dot(a, b) for a, b in cases] == pinned_dots(cases)
+
+
+@settings(max_examples=100, deadline=None)
+@given(pair_lists(8, 40))
+def test_ordered_dot_of_eight_pairs_or_more_is_numpys_own_dot(pair):
+    weights, values = pair
     expected = float(np.dot(np.array(weights, dtype=np.float64), np.array(values, dtype=np.float64)))
     assert ordered_dot(weights, values) == expected
 

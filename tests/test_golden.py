@@ -4,12 +4,11 @@ Each scenario runs at two seeds for 24 months with 2,000 developer agents; the h
 of the tidy table (date, entity and metric as text, the value's exact float64 bytes), sorted. The
 hashes live in ``tests/golden_hashes.json``.
 
-numpy picks its vector routines by the processor: its ``exp`` and ``log`` on AVX-512 differ from
-those on AVX2 in the last bit of some values, and OpenBLAS picks its dot-product kernels the same
-way. So the tables are made in a child interpreter held to one level, numpy's AVX2 routines
-(:data:`PINNED_SIMD`, the higher levels switched off with ``NPY_DISABLE_CPU_FEATURES``) and
-OpenBLAS's Haswell kernels: the hashes are then the same on every x86-64 machine with AVX2. On a
-machine without that level the scenario tests are skipped, saying why.
+numpy and OpenBLAS pick their vector routines by the processor, and some differ in the last bit
+from one level to the next. So the tables are made in a child interpreter held to one level,
+numpy's AVX2 routines and OpenBLAS's Haswell kernels (:mod:`pinned`): the hashes are then the
+same on every x86-64 machine with AVX2. On a machine without that level the scenario tests are
+skipped, saying why.
 
 A change that is meant to change behaviour re-records them, in the same commit, with::
 
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from pinned import PINNED_SIMD, pinned_environment
 
 from agentmarket.output import run_scenario
 from agentmarket.scenarios import bundled_scenarios, load_scenario
@@ -39,20 +39,6 @@ RECORD = os.environ.get("AGENTMARKET_RECORD_GOLDEN") == "1"
 SEEDS = (0, 1)
 MONTHS = 24
 DEVELOPER_AGENTS = 2_000
-PINNED_SIMD = "X86_V3"
-"""numpy's SIMD level the tables are made at (AVX2 and FMA): each level above it is switched off."""
-OPENBLAS_CORE = "Haswell"
-"""OpenBLAS's kernels the tables are made with (its AVX2 ones)."""
-
-
-def pinned_environment() -> dict[str, str] | None:
-    """This environment with numpy held to :data:`PINNED_SIMD` and OpenBLAS to its Haswell kernels; None if out of reach."""
-    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-
-    if not __cpu_features__.get(PINNED_SIMD) or PINNED_SIMD not in __cpu_dispatch__:
-        return None
-    above = __cpu_dispatch__[__cpu_dispatch__.index(PINNED_SIMD) + 1 :]
-    return {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(above), "OPENBLAS_CORETYPE": OPENBLAS_CORE}
 
 
 def pinned_scenario_hashes(name: str) -> dict[str, dict[str, object]]:
