@@ -1,0 +1,69 @@
+"""Where a month's time goes: CPU microseconds per month of each phase of ``step()``, per developer count.
+
+Runs the baseline scenario (data collection on) ``--runs`` times per size for ``--months``
+months, each phase of :meth:`~agentmarket.model.MarketModel.step` and the data collection
+wrapped with the bench's timer (:func:`agentmarket.bench.add_timer`, CPU time, a microsecond
+or so per call), after one untimed run that warms the process. Prints one row per size: each
+phase's microseconds per month, their sum, and the month's total. The developer phase holds
+the developers' array work and the labs' booking; the bench's ``supply_phase_ms`` is the sum
+of the phases less the developers' methods. Not a test: the figures depend on the machine
+and its load.
+
+    .venv/bin/python benchmarks/month_phases.py                          # 2,000 and 100,000 developers
+    .venv/bin/python benchmarks/month_phases.py --sizes 100,2000 --runs 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+
+from agentmarket.bench import SUPPLY_PHASES, add_timer, clock
+from agentmarket.model import MarketModel
+from agentmarket.scenarios import load_scenario
+
+COLUMNS = (*SUPPLY_PHASES, "collect")
+
+
+def phase_times(n: int, months: int, runs: int, seed: int = 0) -> dict[str, float]:
+    """Mean CPU microseconds per month of each phase (and ``collect``, ``sum``, ``month``) at ``n`` developers."""
+    params = load_scenario(
+        "baseline",
+        {"simulation.developer_agents": n, "simulation.months": months, "simulation.collect_data": True},
+    )
+    MarketModel(params, rng=seed).run()
+    totals = dict.fromkeys(COLUMNS, 0.0)
+    whole = 0.0
+    for _ in range(runs):
+        gc.collect()
+        model = MarketModel(params, rng=seed)
+        for name in SUPPLY_PHASES:
+            add_timer(model, name, totals, name)
+        add_timer(model.datacollector, "collect", totals, "collect")
+        start = clock()
+        model.run()
+        whole += clock() - start
+    per_month = 1e6 / (months * runs)
+    out = {name: totals[name] * per_month for name in COLUMNS}
+    out["sum"] = sum(out.values())
+    out["month"] = whole * per_month
+    return out
+
+
+def main() -> None:
+    """Parse the sizes, time each, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="2000,100000", help="comma-separated developer agent counts")
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--runs", type=int, default=10, help="timed runs per size")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    header = ["agents", *COLUMNS, "sum", "month"]
+    print(" | ".join(header))
+    for n in sizes:
+        row = phase_times(n, args.months, args.runs)
+        print(" | ".join([f"{n:,}", *(f"{row[c]:.0f}" for c in header[1:])]))
+
+
+if __name__ == "__main__":
+    main()
