@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import mesa
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pinned import PINNED_SIMD, pinned_environment
+from pinned import run_pinned
 
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.labs import LabAgent
@@ -58,19 +54,7 @@ PINNED_DOTS = (
 
 def pinned_dots(cases: list[tuple[list[float], list[float]]]) -> list[float]:
     """``float(np.dot(a, b))`` of each case, taken in a child interpreter on OpenBLAS's Haswell kernels (:mod:`pinned`)."""
-    env = pinned_environment()
-    if env is None:
-        pytest.skip(f"numpy cannot run at {PINNED_SIMD} (AVX2) here")
-    done = subprocess.run(
-        [sys.executable, "-c", PINNED_DOTS],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_pinned(PINNED_DOTS, stdin=cases)
 
 
 @settings(max_examples=25, deadline=None)

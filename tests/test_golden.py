@@ -23,13 +23,11 @@ import json
 import math
 import os
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from pinned import PINNED_SIMD, pinned_environment
+from pinned import run_pinned
 
 from agentmarket.output import run_scenario
 from agentmarket.scenarios import bundled_scenarios, load_scenario
@@ -43,14 +41,8 @@ DEVELOPER_AGENTS = 2_000
 
 def pinned_scenario_hashes(name: str) -> dict[str, dict[str, object]]:
     """:func:`scenario_hashes` of one scenario, made in a child interpreter held to the pinned level."""
-    env = pinned_environment()
-    if env is None:
-        pytest.skip(f"numpy cannot run at {PINNED_SIMD} (AVX2) here: the golden hashes were taken at that level")
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), *filter(None, [env.get("PYTHONPATH")])])
     code = "import json, sys, test_golden; print(json.dumps(test_golden.scenario_hashes(sys.argv[1])))"
-    done = subprocess.run([sys.executable, "-c", code, name], capture_output=True, text=True, env=env, check=False)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_pinned(code, name, why="the golden hashes were taken at that level")
 
 
 def table_hash(table: pd.DataFrame) -> str:
