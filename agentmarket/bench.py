@@ -43,8 +43,12 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from agentmarket.params import Params
 
 KEYS = (
     "agent_steps_per_s",
@@ -116,6 +120,16 @@ def time_phases(model) -> dict[str, float]:
     return totals
 
 
+def baseline_params(n: int, months: int) -> Params:
+    """The baseline scenario with ``n`` developer agents, ``months`` months and data collection on: what the bench runs."""
+    from agentmarket.scenarios import load_scenario
+
+    return load_scenario(
+        "baseline",
+        {"simulation.developer_agents": n, "simulation.months": months, "simulation.collect_data": True},
+    )
+
+
 def measure_model(n: int, months: int, seed: int, timed_phases: bool = False) -> dict[str, float]:
     """Build and run the baseline model with ``n`` developer agents for ``months`` months.
 
@@ -124,12 +138,8 @@ def measure_model(n: int, months: int, seed: int, timed_phases: bool = False) ->
     taken from a run without them).
     """
     from agentmarket.model import MarketModel
-    from agentmarket.scenarios import load_scenario
 
-    params = load_scenario(
-        "baseline",
-        {"simulation.developer_agents": n, "simulation.months": months, "simulation.collect_data": True},
-    )
+    params = baseline_params(n, months)
     gc.collect()  # a model is freed by the cycle collector: free earlier ones now, not inside the timing
     start = clock()
     model = MarketModel(params, rng=seed)

@@ -24,9 +24,9 @@ import gc
 
 import numpy as np
 
-from agentmarket.bench import SUPPLY_PHASES, add_timer, clock
+from agentmarket.bench import SUPPLY_PHASES, add_timer, baseline_params, clock, parse_sizes
+from agentmarket.errors import InputError
 from agentmarket.model import MarketModel
-from agentmarket.scenarios import load_scenario
 
 COLUMNS = (*SUPPLY_PHASES, "collect")
 
@@ -45,10 +45,7 @@ def flush_after_step(model: MarketModel, memory: np.ndarray) -> None:
 
 def phase_times(n: int, months: int, runs: int, seed: int = 0, flush_mb: int = 0) -> dict[str, float]:
     """Mean CPU microseconds per month of each phase (and ``collect``, ``sum``, ``month``) at ``n`` developers."""
-    params = load_scenario(
-        "baseline",
-        {"simulation.developer_agents": n, "simulation.months": months, "simulation.collect_data": True},
-    )
+    params = baseline_params(n, months)
     MarketModel(params, rng=seed).run()
     totals = dict.fromkeys(COLUMNS, 0.0)
     whole = 0.0
@@ -79,7 +76,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="timed runs per size")
     parser.add_argument("--flush-mb", type=int, default=0, help="MB walked after each developer step (0: none)")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    try:
+        sizes = parse_sizes(args.sizes)
+    except InputError as error:
+        parser.error(str(error))  # one line and exit status 2
     header = ["agents", *COLUMNS, "sum", "month"]
     print(" | ".join(header))
     for n in sizes:
