@@ -297,8 +297,13 @@ def measure_size(n: int, months: int, seed: int = 0, rounds: int = ROUNDS) -> di
 
 
 def measure_overhead(months: int, seed: int = 0, rounds: int = ROUNDS) -> dict:
-    """``month_overhead_ms``: median CPU ms of a month of the whole model at :data:`OVERHEAD_AGENTS` developers."""
+    """``month_overhead_ms``: median CPU ms of a month of the whole model at :data:`OVERHEAD_AGENTS` developers.
+
+    As :func:`measure_size`, one untimed run warms the process first: its first run costs
+    several times a later one (3.0 against 0.8 ms a month, one round each).
+    """
     n = OVERHEAD_AGENTS
+    measure_model(n, months, seed)  # untimed: the process's first run loads compiled code and validates reporters
     per_round = max(1, OVERHEAD_ROUND_MONTHS // months)
     month_ms = []
     supply = []

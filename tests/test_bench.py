@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
+from agentmarket import bench
 from agentmarket.bench import KEYS
 from agentmarket.cli import main
 
@@ -32,3 +35,23 @@ def test_bench_prints_every_figure_as_its_last_json_line(capsys):
 def test_bench_rejects_a_bad_size_list(capsys):
     assert main(["bench", "--sizes", "ten"]) == 2
     assert "--sizes" in capsys.readouterr().err
+
+
+def test_a_cold_first_run_is_never_a_timed_round(monkeypatch):
+    """The process's first model run (compiled code loaded, reporters validated) is a warm-up, not a figure."""
+    calls = []
+
+    def fake_measure_model(n, months, seed, timed_phases=False):
+        calls.append(n)
+        cold = len(calls) == 1
+        return {"build_s": 0.0, "run_s": 100.0 if cold else 1.0, "adoption_share": 0.0, "supply_phase_ms": 1.0}
+
+    monkeypatch.setattr(bench, "measure_model", fake_measure_model)
+    overhead = bench.measure_overhead(months=10, rounds=2)
+    assert overhead["month_overhead_ms_rounds"] == pytest.approx([1.0 * 1e3 / 10] * 2)  # every round warm
+    calls.clear()
+    monkeypatch.setattr(bench, "measure_kernel", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(bench, "measure_boltzmann", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(bench, "make_kernel_population", lambda *args, **kwargs: None)
+    size = bench.measure_size(1000, months=10, rounds=2)
+    assert size["agent_steps_per_s"] == pytest.approx(1000 * 10 / 1.0)
