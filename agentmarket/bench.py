@@ -85,6 +85,7 @@ def add_timer(owner: object, name: str, totals: dict[str, float], key: str) -> N
     method = getattr(owner, name)
     depth = f"{key}:depth"
     totals.setdefault(depth, 0)
+    totals.setdefault(key, 0.0)
 
     def timed(*args, **kwargs):
         totals[depth] += 1
@@ -118,6 +119,48 @@ def time_phases(model) -> dict[str, float]:
         if callable(getattr(model, name, None)):
             add_timer(model, name, totals, "developers")
     return totals
+
+
+def us_per_month(
+    n: int, months: int, runs: int, install: Callable[[object, dict[str, float]], None], seed: int = 0
+) -> tuple[dict[str, float], float]:
+    """CPU microseconds per month of what ``install`` times, and of the whole run, over ``runs`` baseline runs.
+
+    One untimed run warms the process first. Before each timed run, ``install(model, totals)``
+    wraps what it times with :func:`add_timer` into ``totals``. Returns each key's mean
+    microseconds per month and the run's.
+    """
+    from agentmarket.model import MarketModel
+
+    params = baseline_params(n, months)
+    MarketModel(params, rng=seed).run()
+    totals: dict[str, float] = {}
+    whole = 0.0
+    for _ in range(runs):
+        gc.collect()
+        model = MarketModel(params, rng=seed)
+        install(model, totals)
+        start = clock()
+        model.run()
+        whole += clock() - start
+    per_month = 1e6 / (months * runs)
+    return {k: v * per_month for k, v in totals.items() if not k.endswith(":depth")}, whole * per_month
+
+
+def count_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number of at least ``minimum``, else one line naming what is allowed (exit 2)."""
+    import argparse
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least {minimum}, not {text!r}")
+        return value
+
+    return parse
 
 
 def baseline_params(n: int, months: int) -> Params:

@@ -16,26 +16,23 @@ depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import gc
 
-from agentmarket.bench import add_timer, baseline_params, clock
+from agentmarket.bench import add_timer, baseline_params, clock, count_at_least, us_per_month
+from agentmarket.errors import InputError
 from agentmarket.model import MarketModel
 
 ROUTINES = ("observe_market", "make_offer", "clear_market", "_update_layer_stats")
 
 
+def time_routines(model: MarketModel, totals: dict[str, float]) -> None:
+    """Wrap each of :data:`ROUTINES` with the bench's timer."""
+    for name in ROUTINES:
+        add_timer(model, name, totals, name)
+
+
 def in_month_us(n: int, months: int, runs: int) -> dict[str, float]:
     """Mean CPU microseconds of each routine's call inside the month (each runs once a month)."""
-    params = baseline_params(n, months)
-    MarketModel(params, rng=0).run()
-    totals = dict.fromkeys(ROUTINES, 0.0)
-    for _ in range(runs):
-        gc.collect()
-        model = MarketModel(params, rng=0)
-        for name in ROUTINES:
-            add_timer(model, name, totals, name)
-        model.run()
-    return {name: totals[name] * 1e6 / (months * runs) for name in ROUTINES}
+    return us_per_month(n, months, runs, time_routines)[0]
 
 
 def in_loop_us(n: int, months: int, calls: int) -> dict[str, float]:
@@ -55,14 +52,15 @@ def in_loop_us(n: int, months: int, calls: int) -> dict[str, float]:
 def main() -> None:
     """Time each routine both ways and print one row per routine."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--developers", type=int, default=2000, help="developer agents")
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--runs", type=int, default=10, help="timed runs for the in-month figures")
-    parser.add_argument("--calls", type=int, default=5000, help="calls in a row for the in-loop figures")
+    parser.add_argument("--developers", type=count_at_least(1), default=2000, help="developer agents")
+    parser.add_argument("--months", type=count_at_least(1), default=24)
+    parser.add_argument("--runs", type=count_at_least(1), default=10, help="timed runs for the in-month figures")
+    parser.add_argument("--calls", type=count_at_least(1), default=5000, help="calls in a row for the in-loop figures")
     args = parser.parse_args()
-    for name, value in vars(args).items():
-        if value < 1:
-            parser.error(f"--{name} must be a whole number of at least 1, not {value}")  # one line, exit status 2
+    try:
+        baseline_params(args.developers, args.months)  # the scenario's own bounds, checked before any run
+    except InputError as error:
+        parser.error(str(error))  # one line and exit status 2
     month = in_month_us(args.developers, args.months, args.runs)
     loop = in_loop_us(args.developers, args.months, args.calls)
     print("routine | in the month us | in a loop us | ratio")

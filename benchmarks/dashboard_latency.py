@@ -27,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from agentmarket.bench import count_at_least
 from agentmarket.visualization.browser import RequestLog, launch_chromium, running_server
 
 OUT = Path(__file__).resolve().parents[1] / "test-output"
@@ -103,9 +104,11 @@ def step_and_redraw_ms(page) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30, help="Step clicks to time")
-    parser.add_argument("--runs", type=int, default=1, help="runs stepping together (ensemble mode), 1-20")
-    parser.add_argument("--developers", type=int, default=None, help="developer agents per run")
+    parser.add_argument("--steps", type=count_at_least(1), default=30, help="Step clicks to time")
+    parser.add_argument(
+        "--runs", type=count_at_least(1), default=1, help="runs stepping together (ensemble mode), 1-20"
+    )
+    parser.add_argument("--developers", type=count_at_least(1), default=None, help="developer agents per run")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright

@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from agentmarket.bench import count_at_least
 from agentmarket.visualization.browser import RequestLog, launch_chromium, open_dashboard, running_server
 from agentmarket.visualization.load import close_tab, play_sessions, server_rss_mb, wait_for_memory
 
@@ -27,9 +28,9 @@ OUT = Path(__file__).resolve().parents[1] / "test-output"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--sessions", type=count_at_least(1), default=8)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--developers", type=int, default=2000)
+    parser.add_argument("--developers", type=count_at_least(1), default=2000)
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright

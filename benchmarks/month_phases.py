@@ -20,11 +20,10 @@ and its load.
 from __future__ import annotations
 
 import argparse
-import gc
 
 import numpy as np
 
-from agentmarket.bench import SUPPLY_PHASES, add_timer, baseline_params, clock, parse_sizes
+from agentmarket.bench import SUPPLY_PHASES, add_timer, baseline_params, count_at_least, parse_sizes, us_per_month
 from agentmarket.errors import InputError
 from agentmarket.model import MarketModel
 
@@ -45,26 +44,19 @@ def flush_after_step(model: MarketModel, memory: np.ndarray) -> None:
 
 def phase_times(n: int, months: int, runs: int, seed: int = 0, flush_mb: int = 0) -> dict[str, float]:
     """Mean CPU microseconds per month of each phase (and ``collect``, ``sum``, ``month``) at ``n`` developers."""
-    params = baseline_params(n, months)
-    MarketModel(params, rng=seed).run()
-    totals = dict.fromkeys(COLUMNS, 0.0)
-    whole = 0.0
     memory = np.zeros(flush_mb * 1_000_000 // 8) if flush_mb > 0 else None
-    for _ in range(runs):
-        gc.collect()
-        model = MarketModel(params, rng=seed)
+
+    def install(model: MarketModel, totals: dict[str, float]) -> None:
         for name in SUPPLY_PHASES:
             add_timer(model, name, totals, name)
         add_timer(model.datacollector, "collect", totals, "collect")
         if memory is not None:
             flush_after_step(model, memory)
-        start = clock()
-        model.run()
-        whole += clock() - start
-    per_month = 1e6 / (months * runs)
-    out = {name: totals[name] * per_month for name in COLUMNS}
+
+    times, month = us_per_month(n, months, runs, install, seed)
+    out = {name: times[name] for name in COLUMNS}
     out["sum"] = sum(out.values())
-    out["month"] = whole * per_month
+    out["month"] = month
     return out
 
 
@@ -72,12 +64,16 @@ def main() -> None:
     """Parse the sizes, time each, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,100000", help="comma-separated developer agent counts")
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--runs", type=int, default=10, help="timed runs per size")
-    parser.add_argument("--flush-mb", type=int, default=0, help="MB walked after each developer step (0: none)")
+    parser.add_argument("--months", type=count_at_least(1), default=24)
+    parser.add_argument("--runs", type=count_at_least(1), default=10, help="timed runs per size")
+    parser.add_argument(
+        "--flush-mb", type=count_at_least(0), default=0, help="MB walked after each developer step (0: none)"
+    )
     args = parser.parse_args()
     try:
         sizes = parse_sizes(args.sizes)
+        for n in sizes:
+            baseline_params(n, args.months)  # the scenario's own bounds, checked before any run
     except InputError as error:
         parser.error(str(error))  # one line and exit status 2
     header = ["agents", *COLUMNS, "sum", "month"]

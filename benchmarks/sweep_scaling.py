@@ -31,6 +31,7 @@ from pathlib import Path
 import pandas as pd
 import tomli_w
 
+from agentmarket.bench import count_at_least
 from agentmarket.experiments import load_spec, run_sweep
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sweep-imitation.toml"
@@ -78,13 +79,16 @@ def time_sweep(spec_path: Path, workers: int, backend: str | None = None) -> dic
 def main() -> None:
     """Time the sweep on 1 and on ``--workers`` workers, alternating, and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--developers", type=int, default=2000, help="developer agents per run")
-    parser.add_argument("--months", type=int, default=None, help="months per run (default: the spec's)")
+    parser.add_argument("--developers", type=count_at_least(1), default=2000, help="developer agents per run")
+    parser.add_argument("--months", type=count_at_least(1), default=None, help="months per run (default: the spec's)")
     parser.add_argument(
-        "--samples", type=int, default=None, help="the design's base samples (default: the spec's 16, 160 runs)"
+        "--samples",
+        type=count_at_least(1),
+        default=None,
+        help="the design's base samples (default: the spec's 16, 160 runs)",
     )
-    parser.add_argument("--workers", type=int, default=2, help="workers of the parallel sweep")
-    parser.add_argument("--repeats", type=int, default=2, help="alternating pairs of sweeps")
+    parser.add_argument("--workers", type=count_at_least(1), default=2, help="workers of the parallel sweep")
+    parser.add_argument("--repeats", type=count_at_least(1), default=2, help="alternating pairs of sweeps")
     parser.add_argument(
         "--backend",
         default=None,

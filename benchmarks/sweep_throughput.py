@@ -28,6 +28,7 @@ import mesa
 import numpy as np
 import psutil
 
+from agentmarket.bench import count_at_least
 from agentmarket.experiments import load_spec, run_sweep
 from agentmarket.experiments.design import run_seed
 from agentmarket.experiments.spec import base_raw
@@ -144,10 +145,10 @@ def time_batch_run(values: list[float], seeds: list[int], months: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=20, help="imitation values (design points)")
-    parser.add_argument("--replicates", type=int, default=10, help="seeds per point")
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--developers", type=int, default=1000, help="developer agents per run")
+    parser.add_argument("--points", type=count_at_least(1), default=20, help="imitation values (design points)")
+    parser.add_argument("--replicates", type=count_at_least(1), default=10, help="seeds per point")
+    parser.add_argument("--months", type=count_at_least(1), default=24)
+    parser.add_argument("--developers", type=count_at_least(1), default=1000, help="developer agents per run")
     args = parser.parse_args()
     values = [round(float(v), 4) for v in np.linspace(0.1, 0.6, args.points)]
     runs = args.points * args.replicates

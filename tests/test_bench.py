@@ -55,3 +55,12 @@ def test_a_cold_first_run_is_never_a_timed_round(monkeypatch):
     monkeypatch.setattr(bench, "make_kernel_population", lambda *args, **kwargs: None)
     size = bench.measure_size(1000, months=10, rounds=2)
     assert size["agent_steps_per_s"] == pytest.approx(1000 * 10 / 1.0)
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "x", "1.5", ""])
+def test_a_count_below_its_minimum_or_not_whole_is_refused_naming_what_is_allowed(text):
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError, match="whole number of at least 1"):
+        bench.count_at_least(1)(text)
+    assert bench.count_at_least(0)("0") == 0 and bench.count_at_least(1)("12") == 12
