@@ -320,6 +320,17 @@ def test_a_sweep_with_an_empty_design(capsys, cwd):
     assert files_in(cwd) == ["spec.toml"] and not (cwd / "out").exists()
 
 
+@needs_sweep
+def test_a_sweep_whose_fixed_value_is_out_of_range_names_the_spec_once(capsys, cwd):
+    head = SWEEP_HEAD.replace('"simulation.developer_agents" = 20', '"simulation.developer_agents" = 0')
+    write(cwd / "spec.toml", head + '[parameters."adoption.imitation"]\nvalues = [0.1, 0.2]\n')
+    code, err = cli(capsys, "sweep", "spec.toml", "--out", "out")
+    line = one_line(err)
+    assert code == 2 and "simulation.developer_agents" in line and "[1, 5000000]" in line
+    assert line.count("sweep spec 'spec.toml'") == 1
+    assert files_in(cwd) == ["spec.toml"] and not (cwd / "out").exists()
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

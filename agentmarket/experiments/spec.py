@@ -250,9 +250,9 @@ def check_spec(spec: SweepSpec, origin: str = "sweep spec") -> None:
     """Raise :class:`InputError` unless every key, range and metric of ``spec`` is usable."""
     try:
         raw = base_raw(spec)
-        base = validate(raw, origin=f"{origin}: scenario {Path(spec.scenario).stem!r}")
     except InputError as exc:
         raise InputError(f"{origin}: {exc}") from None
+    base = validate(raw, origin=f"{origin}: scenario {Path(spec.scenario).stem!r}")  # names the spec itself
     for key, rng in spec.parameters.items():
         try:
             apply_overrides(raw, {key: rng.values[0] if rng.values is not None else rng.min})
