@@ -32,6 +32,7 @@ import pandas as pd
 import tomli_w
 
 from agentmarket.bench import count_at_least
+from agentmarket.errors import InputError
 from agentmarket.experiments import load_spec, run_sweep
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "sweep-imitation.toml"
@@ -98,6 +99,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="sweep-scaling-spec-"))
     try:
         spec_path = spec_at(args.developers, args.months, folder, args.samples)
+        try:
+            load_spec(spec_path)  # the spec's own bounds, checked before any sweep
+        except InputError as error:
+            parser.error(str(error))  # one line and exit status 2; the folder goes in ``finally``
         print(
             f"{EXAMPLE.name} at {args.developers} developer agents, {args.samples or 'its'} samples; "
             f"{os.cpu_count()} cores, "

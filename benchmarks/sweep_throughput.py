@@ -29,6 +29,7 @@ import numpy as np
 import psutil
 
 from agentmarket.bench import count_at_least
+from agentmarket.errors import InputError
 from agentmarket.experiments import load_spec, run_sweep
 from agentmarket.experiments.design import run_seed
 from agentmarket.experiments.spec import base_raw
@@ -157,7 +158,11 @@ def main() -> None:
     spec_path.write_text(
         SPEC.format(months=args.months, replicates=args.replicates, developers=args.developers, values=values)
     )
-    spec = load_spec(spec_path)
+    try:
+        spec = load_spec(spec_path)
+    except InputError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        parser.error(str(error))  # one line and exit status 2
     BASE_RAW.update(base_raw(spec))
     seeds = [run_seed(spec, 0, r) for r in range(args.replicates)]  # the sweep's own seeds
 
