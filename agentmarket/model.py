@@ -49,14 +49,15 @@ LAYER_NAMES = tuple(layer.value for layer in Layer)
 """The supply layers' names, upstream first."""
 
 
-def linear_quantiles(values: np.ndarray, fractions: tuple[float, ...]) -> np.ndarray:
+def linear_quantiles(values: np.ndarray, fractions: tuple[float, ...], presorted: bool = False) -> np.ndarray:
     """``np.percentile(values, 100 * fractions)`` (numpy's default, linear method), to the last bit.
 
     The same order statistics and the same interpolation, ``a + (b - a) * t`` below the
     midpoint and ``b - (b - a) * (1 - t)`` from it, without numpy's general machinery, which
-    costs more than the sort at the few thousand values of a month. ``values`` must not be empty.
+    costs more than the sort at the few thousand values of a month. ``values`` must not be
+    empty; with ``presorted`` they are taken as already in ascending order.
     """
-    s = np.sort(values)
+    s = values if presorted else np.sort(values)
     n = s.size
     out = np.empty(len(fractions))
     for k, q in enumerate(fractions):
@@ -325,8 +326,10 @@ class MarketModel(mesa.Model):
     def _adopter_wage_quantiles(self) -> np.ndarray:
         """Daily wage (USD/day) of adopting developers at the 25th, 50th and 75th percentiles."""
         if self._wage_quantiles is None:
-            wages = self.developers.wage_usd_per_day[self.developers.adopted]
-            self._wage_quantiles = linear_quantiles(wages, (0.25, 0.5, 0.75)) if wages.size else np.zeros(3)
+            wages = self.developers.adopter_wages_sorted()
+            self._wage_quantiles = (
+                linear_quantiles(wages, (0.25, 0.5, 0.75), presorted=True) if wages.size else np.zeros(3)
+            )
         return self._wage_quantiles
 
     @property

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pinned import run_pinned
 
 from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.developers import DeveloperState
 from agentmarket.agents.labs import LabAgent
 from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum
 from agentmarket.model import MarketModel, linear_quantiles
@@ -28,6 +29,24 @@ def test_linear_quantiles_are_numpys_percentiles_to_the_last_bit(values, fractio
     values = np.array(values)
     expected = np.percentile(values, [100 * q for q in fractions])
     assert np.array_equal(linear_quantiles(values, tuple(fractions)), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=1, max_value=400), st.integers(min_value=0, max_value=2**32 - 1), st.floats(0.0, 1.0))
+def test_adopters_wages_kept_sorted_are_the_sorted_wages_of_who_adopts(n, seed, share):
+    model = MarketModel(load_scenario("baseline", {"simulation.developer_agents": n}), rng=seed)
+    dev = model.developers
+    dev.wage_usd_per_day[: n // 3] = dev.wage_usd_per_day[n // 3 : 2 * (n // 3)]  # ties, kept in order too
+    dev._wage_order = np.argsort(dev.wage_usd_per_day, kind="stable")
+    dev._wages_sorted = dev.wage_usd_per_day[dev._wage_order]
+    rng = np.random.default_rng(seed)
+    others = (1.0 - share) / 2
+    dev.state[:] = rng.choice(list(DeveloperState), size=n, p=[others, share, others])
+    expected = np.sort(dev.wage_usd_per_day[dev.adopted])
+    assert np.array_equal(dev.adopter_wages_sorted(), expected)
+    if expected.size:
+        quantiles = linear_quantiles(dev.adopter_wages_sorted(), (0.25, 0.5, 0.75), presorted=True)
+        assert np.array_equal(quantiles, np.percentile(dev.wage_usd_per_day[dev.adopted], [25, 50, 75]))
 
 
 @settings(max_examples=300, deadline=None)
