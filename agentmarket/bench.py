@@ -77,10 +77,11 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def add_timer(owner: object, name: str, totals: dict[str, float], key: str) -> None:
+def add_timer(owner: object, name: str, totals: dict[str, float], key: str, within: str | None = None) -> None:
     """Replace ``owner.name`` (a bound method) by one that adds its wall seconds to ``totals[key]``.
 
-    Only the outermost of nested timed calls under the same key is counted.
+    Only the outermost of nested timed calls under the same key is counted, and with
+    ``within`` only calls made inside a timed call under that key.
     """
     method = getattr(owner, name)
     depth = f"{key}:depth"
@@ -94,7 +95,7 @@ def add_timer(owner: object, name: str, totals: dict[str, float], key: str) -> N
             return method(*args, **kwargs)
         finally:
             totals[depth] -= 1
-            if totals[depth] == 0:
+            if totals[depth] == 0 and (within is None or totals[f"{within}:depth"] > 0):
                 totals[key] += clock() - start
 
     setattr(owner, name, timed)
@@ -114,10 +115,10 @@ def time_phases(model) -> dict[str, float]:
     pop = model.developers
     for name, value in vars(DeveloperPopulation).items():
         if callable(value) and not name.startswith("__"):
-            add_timer(pop, name, totals, "developers")
+            add_timer(pop, name, totals, "developers", within="phases")
     for name in DEVELOPER_READERS:
         if callable(getattr(model, name, None)):
-            add_timer(model, name, totals, "developers")
+            add_timer(model, name, totals, "developers", within="phases")
     return totals
 
 

@@ -64,3 +64,20 @@ def test_a_count_below_its_minimum_or_not_whole_is_refused_naming_what_is_allowe
     with pytest.raises(argparse.ArgumentTypeError, match="whole number of at least 1"):
         bench.count_at_least(1)(text)
     assert bench.count_at_least(0)("0") == 0 and bench.count_at_least(1)("12") == 12
+
+
+def test_a_timer_within_another_counts_only_calls_made_inside_it():
+    class Owner:
+        def outer(self):
+            return self.inner()
+
+        def inner(self):
+            return 1
+
+    owner, totals = Owner(), {}
+    bench.add_timer(owner, "outer", totals, "phases")
+    bench.add_timer(owner, "inner", totals, "developers", within="phases")
+    owner.inner()  # outside any phase, as collection reads the developers
+    assert totals["developers"] == 0.0
+    owner.outer()
+    assert 0.0 < totals["developers"] <= totals["phases"]
