@@ -37,8 +37,7 @@ def test_adopters_wages_kept_sorted_are_the_sorted_wages_of_who_adopts(n, seed, 
     model = MarketModel(load_scenario("baseline", {"simulation.developer_agents": n}), rng=seed)
     dev = model.developers
     dev.wage_usd_per_day[: n // 3] = dev.wage_usd_per_day[n // 3 : 2 * (n // 3)]  # ties, kept in order too
-    dev._wage_order = np.argsort(dev.wage_usd_per_day, kind="stable")
-    dev._wages_sorted = dev.wage_usd_per_day[dev._wage_order]
+    dev.sort_wages()
     rng = np.random.default_rng(seed)
     others = (1.0 - share) / 2
     dev.state[:] = rng.choice(list(DeveloperState), size=n, p=[others, share, others])

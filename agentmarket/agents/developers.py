@@ -139,8 +139,7 @@ class DeveloperPopulation:
         self.roi = np.zeros(n)
         self._months_per_day = params.market.workdays_per_month * (1.0 - d.review_overhead)
         self._wage_month = self.wage_usd_per_day * self._months_per_day  # USD/month of a whole month's work
-        self._wage_order = np.argsort(self.wage_usd_per_day, kind="stable")
-        self._wages_sorted = self.wage_usd_per_day[self._wage_order]
+        self.sort_wages()
         self._held_all = np.zeros(0, dtype=np.int64)
         self._held = {c: np.zeros(0, dtype=np.int64) for c in Channel}
         sub_lab = np.repeat(np.arange(self.n_labs, dtype=np.int64), self.n_plans)
@@ -197,6 +196,11 @@ class DeveloperPopulation:
     def adopter_count(self) -> int:
         """Developer agents who hold a coding agent now."""
         return int(np.count_nonzero(self.state == DeveloperState.ADOPTER))
+
+    def sort_wages(self) -> None:
+        """Keep the wage order (stable, ties in index order) for :meth:`adopter_wages_sorted`; call after wages change."""
+        self._wage_order = np.argsort(self.wage_usd_per_day, kind="stable")
+        self._wages_sorted = self.wage_usd_per_day[self._wage_order]
 
     def adopter_wages_sorted(self) -> np.ndarray:
         """Daily wages (USD/day) of the developers holding a coding agent now, in ascending order.
