@@ -208,7 +208,7 @@ class DeveloperPopulation:
         Wages are drawn once, so they are kept sorted and masked by who adopts: a month's
         adopters come out in order without a sort.
         """
-        return self._wages_sorted[self.state[self._wage_order] == DeveloperState.ADOPTER]
+        return self._wages_sorted[self.adopted[self._wage_order]]
 
     def payments_usd(self) -> float:
         """USD/month paid by all real developers this month (weighted)."""
