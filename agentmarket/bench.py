@@ -78,7 +78,7 @@ def peak_memory_mb() -> float:
 
 
 def add_timer(owner: object, name: str, totals: dict[str, float], key: str, within: str | None = None) -> None:
-    """Replace ``owner.name`` (a bound method) by one that adds its wall seconds to ``totals[key]``.
+    """Replace ``owner.name`` (a bound method) by one that adds its CPU seconds (:data:`clock`) to ``totals[key]``.
 
     Only the outermost of nested timed calls under the same key is counted, and with
     ``within`` only calls made inside a timed call under that key.
