@@ -206,10 +206,13 @@ class MarketModel(mesa.Model):
         self.other_ai_served = 0.0
         self.other_ai_paid = 0.0
         self.binding_layers: set[str] = set()
-        self.edge_flows: dict[tuple[str, str], float] = {}
+        self.clearing_result: ClearingResult | None = None
         self._wage_quantiles: np.ndarray | None = None
         self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
         self._layer_members = {layer: [s for s in self.suppliers if s.layer is layer] for layer in Layer}
+        position = {v: k for k, v in enumerate(self.clearing.upstream_nodes)}
+        self._supplier_at = [position[s.name] for s in self.suppliers]
+        self._cloud_at = [position[c.name] for c in self.clouds]
         self.offer: Offer | None = None
         for supplier in self.suppliers:
             supplier.set_price()
@@ -361,6 +364,11 @@ class MarketModel(mesa.Model):
                 return layer
         return "cloud" if self.cloud_binding else "none"
 
+    @property
+    def edge_flows(self) -> dict[tuple[str, str], float]:
+        """Compute that flowed along each edge of the supply graph last month (accelerators; empty before the first)."""
+        return {} if self.clearing_result is None else self.clearing_result.edge_served
+
     def sellers_for(self, lab: LabAgent) -> list[tuple[int, CloudAgent]]:
         """Open clouds a lab may book with (its own fleet is not booked), with their index in ``clouds``."""
         names = set(self.graph.predecessors(lab.name))
@@ -488,14 +496,15 @@ class MarketModel(mesa.Model):
         result = self.clearing.clear(
             capacity, self._contract_req, np.array(spot_req), lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
         )
-        for s in self.suppliers:
-            s.record_flow(result.node_asked[s.name], result.node_served[s.name], s.name in result.binding_nodes)
-        for c in self.clouds:
-            c.record_clearing(result.node_asked[c.name], result.node_served[c.name], result.node_available[c.name])
+        asked, served, binding = result.asked, result.served, result.binding_nodes
+        for s, k in zip(self.suppliers, self._supplier_at, strict=True):
+            s.record_flow(asked[k], served[k], s.name in binding)
+        for c, k in zip(self.clouds, self._cloud_at, strict=True):
+            c.record_clearing(asked[k], served[k], result.available[k])
         self.binding_layers = {self.graph.nodes[n].get("layer") for n in result.binding_nodes} - {None}
         self.cloud_binding = int(any(self.graph.nodes[n]["kind"] == "cloud" for n in result.binding_nodes))
         self.max_flow = result.max_flow
-        self.edge_flows = result.edge_served
+        self.clearing_result = result
         self.compute_requested = result.requested
         self.compute_served = float(
             np.add.reduce(result.contract_served, axis=None) + np.add.reduce(result.spot_served, axis=None)

@@ -37,6 +37,7 @@ and cut on random supply graphs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import networkx as nx
 import numpy as np
@@ -342,18 +343,48 @@ class CutCandidates:
 
 @dataclass
 class ClearingResult:
-    """One month's allocation. Arrays are (clouds, buyers); buyers are the labs then other_ai."""
+    """One month's allocation. Arrays are (clouds, buyers); buyers are the labs then other_ai.
+
+    Per node figures are lists over ``nodes`` (the capacitated nodes in topological order);
+    the dictionaries by node name and the flow along each edge are built when first read.
+    """
 
     contract_served: np.ndarray
     spot_served: np.ndarray
-    node_served: dict[str, float]
-    node_asked: dict[str, float]  # demand reaching each node, not capped by the nodes below it
-    node_available: dict[str, float]  # what each node could pass on if asked for all of it, same shares
+    nodes: list[str]
+    served: list[float]
+    asked: list[float]  # demand reaching each node, not capped by the nodes below it
+    available: list[float]  # what each node could pass on if asked for all of it, same shares
     max_flow: float
     requested: float
     binding_nodes: set[str] = field(default_factory=set)
-    edge_served: dict[tuple[str, str], float] = field(default_factory=dict)
-    """Compute that flowed along each edge of the supply graph this month (accelerators in service)."""
+    edge_plan: list[tuple[tuple[str, str], int, int, int]] = field(default_factory=list)
+    passed: list[float] = field(default_factory=list)  # compute passed along each supply edge, by edge index
+    sold: dict[int, list[float]] = field(default_factory=dict)  # each cloud's compute sold to each buyer
+
+    @cached_property
+    def node_served(self) -> dict[str, float]:
+        """Compute each capacitated node served this month (accelerators)."""
+        return dict(zip(self.nodes, self.served, strict=True))
+
+    @cached_property
+    def node_asked(self) -> dict[str, float]:
+        """Demand reaching each capacitated node (accelerators), in the order the pass against the flow meets them."""
+        return dict(zip(reversed(self.nodes), reversed(self.asked), strict=True))
+
+    @cached_property
+    def node_available(self) -> dict[str, float]:
+        """What each capacitated node could pass on if asked for all of it (accelerators)."""
+        return dict(zip(self.nodes, self.available, strict=True))
+
+    @cached_property
+    def edge_served(self) -> dict[tuple[str, str], float]:
+        """Compute that flowed along each edge of the supply graph this month (accelerators in service)."""
+        served, passed, sold = self.served, self.passed, self.sold
+        return {
+            key: served[ref] if kind == SOURCE_EDGE else (passed[ref] if kind == SUPPLY_EDGE else sold[ref][j])
+            for key, kind, ref, j in self.edge_plan
+        }
 
 
 class Clearing:
@@ -395,7 +426,6 @@ class Clearing:
             csr_rows(self._succ_edges)[1],
         )
         self._clouds_at = [(k, i) for k, i in enumerate(self._cloud_of) if i >= 0]
-        self._nodes_upward = self.upstream_nodes[::-1]
         self._edge_plan = self.edge_plan()
 
     def edge_plan(self) -> list[tuple[tuple[str, str], int, int, int]]:
@@ -460,23 +490,15 @@ class Clearing:
         for k, i in self._clouds_at:
             contract[i], spot[i] = ration_cloud(i, served[k], contract_req[i], spot_req[i])
             sold[i] = (contract[i] + spot[i]).tolist()
-        edge = {
-            key: served[ref] if kind == SOURCE_EDGE else (passed[ref] if kind == SUPPLY_EDGE else sold[ref][j])
-            for key, kind, ref, j in self._edge_plan
-        }
-        node_served = dict(zip(nodes, served, strict=True))
-        node_asked = dict(zip(self._nodes_upward, reversed(asked), strict=True))
-        node_available = dict(zip(nodes, available, strict=True))
         requested = float(np.add.reduce(requests, axis=None))
-        if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) >= requested * (1.0 - 1e-12):
-            # A feasible flow already meets every request: the maximum flow is the requests, no link binds.
-            return ClearingResult(
-                contract, spot, node_served, node_asked, node_available, requested, requested, set(), edge
-            )
-        max_flow, binding = self.min_cut(capacity, requests)
+        max_flow, binding = requested, set()
+        if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) < requested * (1.0 - 1e-12):
+            max_flow, binding = self.min_cut(capacity, requests)
+        # else a feasible flow already meets every request: the maximum flow is the requests, no link binds
         return ClearingResult(
-            contract, spot, node_served, node_asked, node_available, max_flow, requested, binding, edge
-        )
+            contract, spot, nodes, served, asked, available, max_flow, requested, binding,
+            self._edge_plan, passed, sold,
+        )  # fmt: skip
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
         """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""
