@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 if TYPE_CHECKING:
     from agentmarket.params import Layer, Params
@@ -99,6 +100,82 @@ def column_sums(rows: Sequence[Sequence[float]], width: int) -> list[float]:
         for j in range(width):
             totals[j] += row[j]
     return totals
+
+
+PAIRWISE_BLOCK = 128
+"""numpy sums up to this many values with eight accumulators, longer runs by halves."""
+
+
+@njit(inline="always")
+def kept_min(a, a_kind, b, b_kind):
+    """Python's ``min(a, b)`` and the kind of the one it returns: ``b`` only when ``b < a``."""
+    if b < a:
+        return b, b_kind
+    return a, a_kind
+
+
+@njit(cache=True, nogil=True)
+def block_sum(values, start, n):
+    """The sum numpy gives of ``values[start:start + n]``, for ``n`` up to :data:`PAIRWISE_BLOCK`.
+
+    Fewer than eight values are added one after another from 0; more with eight running
+    sums, combined in pairs, then the rest one after another.
+    """
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += values[i]
+        return total
+    r = values[start : start + 8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += values[start + i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += values[start + i]
+        i += 1
+    return total
+
+
+@njit(cache=True, nogil=True)
+def numpy_sum(values, start, n):
+    """``np.sum`` of ``values[start:start + n]`` to the last bit: numpy's pairwise summation.
+
+    Up to :data:`PAIRWISE_BLOCK` values are one block (:func:`block_sum`); a longer run is
+    the sum of its two halves (the first a multiple of eight long), each summed so. The
+    halves are walked with a stack rather than by recursion, which numba's cache does not keep.
+    """
+    if n <= PAIRWISE_BLOCK:
+        return block_sum(values, start, n)
+    depth = 64  # halving a run of 2**63 values reaches a block well within this
+    starts = np.empty(depth, dtype=np.int64)
+    sizes = np.empty(depth, dtype=np.int64)
+    left_done = np.zeros(depth, dtype=np.bool_)
+    left = np.zeros(depth)
+    top = 0
+    starts[0], sizes[0] = start, n
+    while True:
+        size = sizes[top]
+        if size > PAIRWISE_BLOCK:  # a fresh run: its first half comes first
+            half = size // 2 - (size // 2) % 8
+            top += 1
+            starts[top], sizes[top], left_done[top] = starts[top - 1], half, False
+            continue
+        total = block_sum(values, starts[top], size)
+        while True:  # hand the finished run's sum to the run it halves
+            if top == 0:
+                return total
+            top -= 1
+            if left_done[top]:
+                total = left[top] + total
+                continue
+            left_done[top], left[top] = True, total
+            half = sizes[top] // 2 - (sizes[top] // 2) % 8
+            top += 1
+            starts[top], sizes[top], left_done[top] = starts[top - 1] + half, sizes[top - 1] - half, False
+            break
 
 
 def clamp(value: float, low: float, high: float) -> float:

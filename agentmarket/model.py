@@ -22,7 +22,7 @@ from operator import attrgetter
 import mesa
 import numpy as np
 
-from agentmarket.agents.clouds import CloudAgent, spot_demand_share
+from agentmarket.agents.clouds import CloudAgent, ration_clouds, spot_demand_share
 from agentmarket.agents.developers import Channel, DeveloperPopulation, Offer
 from agentmarket.agents.labs import LabAgent
 from agentmarket.agents.suppliers import SupplierAgent
@@ -493,9 +493,7 @@ class MarketModel(mesa.Model):
         capacity.update({c.name: c.capacity for c in self.clouds})
         self._contract_value = np.array(contract_value)
         self._contract_req = np.array(contract_req)
-        result = self.clearing.clear(
-            capacity, self._contract_req, np.array(spot_req), lambda i, avail, k, s: self.clouds[i].ration(avail, k, s)
-        )
+        result = self.clearing.clear(capacity, self._contract_req, np.array(spot_req), ration_clouds)
         asked, served, binding = result.asked, result.served, result.binding_nodes
         for s, k in zip(self.suppliers, self._supplier_at, strict=True):
             s.record_flow(asked[k], served[k], s.name in binding)

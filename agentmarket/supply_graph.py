@@ -44,6 +44,7 @@ import numpy as np
 from networkx.algorithms.flow import edmonds_karp
 from numba import njit
 
+from agentmarket.market import kept_min, numpy_sum
 from agentmarket.params import Layer, Params
 
 SOURCE = "source"
@@ -61,80 +62,6 @@ SOURCE_EDGE, SUPPLY_EDGE, BUYER_EDGE = range(3)
 """Kinds of the edges whose flow a month reports (see :meth:`Clearing.edge_plan`)."""
 GIVEN, PLAIN, NUMPY = range(3)
 """Where a figure of the passes comes from: the node's capacity as given, or a plain or a numpy float."""
-PAIRWISE_BLOCK = 128
-"""numpy sums up to this many values with eight accumulators, longer runs by halves."""
-
-
-@njit(inline="always")
-def kept_min(a, a_kind, b, b_kind):
-    """Python's ``min(a, b)`` and the kind of the one it returns: ``b`` only when ``b < a``."""
-    if b < a:
-        return b, b_kind
-    return a, a_kind
-
-
-@njit(cache=True, nogil=True)
-def block_sum(values, start, n):
-    """The sum numpy gives of ``values[start:start + n]``, for ``n`` up to :data:`PAIRWISE_BLOCK`.
-
-    Fewer than eight values are added one after another from 0; more with eight running
-    sums, combined in pairs, then the rest one after another.
-    """
-    if n < 8:
-        total = 0.0
-        for i in range(start, start + n):
-            total += values[i]
-        return total
-    r = values[start : start + 8].copy()
-    i = 8
-    while i < n - n % 8:
-        for j in range(8):
-            r[j] += values[start + i + j]
-        i += 8
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        total += values[start + i]
-        i += 1
-    return total
-
-
-@njit(cache=True, nogil=True)
-def numpy_sum(values, start, n):
-    """``np.sum`` of ``values[start:start + n]`` to the last bit: numpy's pairwise summation.
-
-    Up to :data:`PAIRWISE_BLOCK` values are one block (:func:`block_sum`); a longer run is
-    the sum of its two halves (the first a multiple of eight long), each summed so. The
-    halves are walked with a stack rather than by recursion, which numba's cache does not keep.
-    """
-    if n <= PAIRWISE_BLOCK:
-        return block_sum(values, start, n)
-    depth = 64  # halving a run of 2**63 values reaches a block well within this
-    starts = np.empty(depth, dtype=np.int64)
-    sizes = np.empty(depth, dtype=np.int64)
-    left_done = np.zeros(depth, dtype=np.bool_)
-    left = np.zeros(depth)
-    top = 0
-    starts[0], sizes[0] = start, n
-    while True:
-        size = sizes[top]
-        if size > PAIRWISE_BLOCK:  # a fresh run: its first half comes first
-            half = size // 2 - (size // 2) % 8
-            top += 1
-            starts[top], sizes[top], left_done[top] = starts[top - 1], half, False
-            continue
-        total = block_sum(values, starts[top], size)
-        while True:  # hand the finished run's sum to the run it halves
-            if top == 0:
-                return total
-            top -= 1
-            if left_done[top]:
-                total = left[top] + total
-                continue
-            left_done[top], left[top] = True, total
-            half = sizes[top] // 2 - (sizes[top] // 2) % 8
-            top += 1
-            starts[top], sizes[top], left_done[top] = starts[top - 1] + half, sizes[top - 1] - half, False
-            break
 
 
 @njit(cache=True, nogil=True)
@@ -360,7 +287,6 @@ class ClearingResult:
     binding_nodes: set[str] = field(default_factory=set)
     edge_plan: list[tuple[tuple[str, str], int, int, int]] = field(default_factory=list)
     passed: list[float] = field(default_factory=list)  # compute passed along each supply edge, by edge index
-    sold: dict[int, list[float]] = field(default_factory=dict)  # each cloud's compute sold to each buyer
 
     @cached_property
     def node_served(self) -> dict[str, float]:
@@ -380,7 +306,7 @@ class ClearingResult:
     @cached_property
     def edge_served(self) -> dict[tuple[str, str], float]:
         """Compute that flowed along each edge of the supply graph this month (accelerators in service)."""
-        served, passed, sold = self.served, self.passed, self.sold
+        served, passed, sold = self.served, self.passed, (self.contract_served + self.spot_served).tolist()
         return {
             key: served[ref] if kind == SOURCE_EDGE else (passed[ref] if kind == SUPPLY_EDGE else sold[ref][j])
             for key, kind, ref, j in self.edge_plan
@@ -425,7 +351,7 @@ class Clearing:
             *csr_rows(self._succ_pos),
             csr_rows(self._succ_edges)[1],
         )
-        self._clouds_at = [(k, i) for k, i in enumerate(self._cloud_of) if i >= 0]
+        self._cloud_nodes = np.array([pos[c] for c in clouds], dtype=np.int64)  # each cloud's position among the nodes
         self._edge_plan = self.edge_plan()
 
     def edge_plan(self) -> list[tuple[tuple[str, str], int, int, int]]:
@@ -462,13 +388,15 @@ class Clearing:
         return h
 
     def clear(
-        self, capacity: dict[str, float], contract_req: np.ndarray, spot_req: np.ndarray, ration_cloud
+        self, capacity: dict[str, float], contract_req: np.ndarray, spot_req: np.ndarray, ration
     ) -> ClearingResult:
         """Allocate the month's compute over the graph and find the binding nodes.
 
         ``capacity`` is in accelerators per supplier and cloud node; ``contract_req`` and
         ``spot_req`` (clouds x buyers) are what buyers ask of each cloud;
-        ``ration_cloud(i, available, contract, spot)`` splits a cloud's compute among buyers.
+        ``ration(available, contract_req, spot_req)`` splits each cloud's compute (row ``i``:
+        cloud ``i`` has ``available[i]``) among its buyers and returns what it serves them
+        under contract and at spot.
 
         The two passes run compiled (:func:`pro_rata_passes`) with the float operations, in
         their order, of the pro-rata rules, and sums as numpy adds them. Each figure keeps the
@@ -483,13 +411,7 @@ class Clearing:
         cloud_asked = np.add.reduce(requests, axis=1)
         passes = pro_rata_passes(np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count)
         asked, served, available = typed(*passes[0:2], given), typed(*passes[2:4], given), typed(*passes[4:6], given)
-        passed = passes[-1].tolist()
-        contract = np.zeros_like(contract_req)
-        spot = np.zeros_like(spot_req)
-        sold = {}
-        for k, i in self._clouds_at:
-            contract[i], spot[i] = ration_cloud(i, served[k], contract_req[i], spot_req[i])
-            sold[i] = (contract[i] + spot[i]).tolist()
+        contract, spot = ration(passes[2][self._cloud_nodes], contract_req, spot_req)
         requested = float(np.add.reduce(requests, axis=None))
         max_flow, binding = requested, set()
         if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) < requested * (1.0 - 1e-12):
@@ -497,7 +419,7 @@ class Clearing:
         # else a feasible flow already meets every request: the maximum flow is the requests, no link binds
         return ClearingResult(
             contract, spot, nodes, served, asked, available, max_flow, requested, binding,
-            self._edge_plan, passed, sold,
+            self._edge_plan, passes[-1].tolist(),
         )  # fmt: skip
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:

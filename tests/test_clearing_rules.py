@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agentmarket import MarketModel
-from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.clouds import CloudAgent, ration_clouds
 from agentmarket.params import Layer
 from agentmarket.scenarios import load_scenario
 from agentmarket.supply_graph import OTHER_AI, Clearing, build_supply_graph
@@ -23,6 +23,16 @@ def test_a_cloud_serves_contracts_in_full_then_spot_pro_rata_up_to_what_was_aske
     assert spot == pytest.approx([2.0, 4.0])
     contract, spot = ration(100.0, [3.0, 1.0], [4.0, 8.0])
     assert contract.tolist() == [3.0, 1.0] and spot.tolist() == [4.0, 8.0], "nobody gets more than they asked"
+
+
+def test_the_clouds_ration_together_as_each_alone():
+    available = np.array([10.0, 2.0, 100.0])
+    contract = np.array([[3.0, 1.0], [3.0, 1.0], [0.0, 0.0]])
+    spot = np.array([[4.0, 8.0], [4.0, 8.0], [5.0, 0.0]])
+    together = ration_clouds(available, contract, spot)
+    for i in range(3):
+        alone = ration(available[i], contract[i].tolist(), spot[i].tolist())
+        assert together[0][i].tolist() == alone[0].tolist() and together[1][i].tolist() == alone[1].tolist()
 
 
 def test_a_short_cloud_serves_contracts_pro_rata_and_no_spot():
@@ -43,9 +53,7 @@ def test_upstream_capacity_goes_to_the_clouds_that_can_use_it():
     capacity.update(dict.fromkeys(clouds, 1e9))
     capacity[clouds[0]] = 10.0
     requests = np.where(clearing.buyer_edges, 1e6, 0.0)
-    result = clearing.clear(
-        capacity, np.zeros_like(requests), requests, lambda i, a, k, s: CloudAgent.ration(None, a, k, s)
-    )
+    result = clearing.clear(capacity, np.zeros_like(requests), requests, ration_clouds)
     max_flow, binding = clearing.min_cut(capacity, requests)
     served = result.contract_served.sum() + result.spot_served.sum()
     assert served == pytest.approx(max_flow, rel=1e-9)

@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 from networkx.algorithms.flow import edmonds_karp
 from strategies import subset
 
+from agentmarket.agents.clouds import ration_clouds
+from agentmarket.market import numpy_sum
 from agentmarket.params import Layer, Params
 from agentmarket.scenarios import bundled_scenarios, load_scenario
 from agentmarket.supply_graph import (
@@ -35,7 +37,6 @@ from agentmarket.supply_graph import (
     Clearing,
     CutCandidates,
     build_supply_graph,
-    numpy_sum,
 )
 
 CAPACITATED = ("supplier", "cloud")
@@ -238,7 +239,7 @@ def month_with_contracts(draw, most_per_layer: int = 3, most_clouds: int = 4):
 @given(month_with_contracts())
 def test_clearing_passes_are_the_pro_rata_rules_bit_for_bit(case):
     _graph, clearing, capacity, contract_req, spot_req = case
-    result = clearing.clear(capacity, contract_req, spot_req, lambda i, a, k, s: ration(a, k, s))
+    result = clearing.clear(capacity, contract_req, spot_req, ration_clouds)
     contract, spot, served, asked, available, edge = pro_rata_passes(clearing, capacity, contract_req, spot_req)
     assert np.array_equal(result.contract_served, contract) and np.array_equal(result.spot_served, spot)
     assert same_figures(result.node_served, served)
@@ -252,7 +253,7 @@ def test_clearing_passes_are_the_pro_rata_rules_bit_for_bit(case):
 def test_clearing_passes_on_wide_graphs_add_as_numpy_adds(case):
     # eight or more suppliers or customers of a node: numpy sums their shares pairwise
     _graph, clearing, capacity, contract_req, spot_req = case
-    result = clearing.clear(capacity, contract_req, spot_req, lambda i, a, k, s: ration(a, k, s))
+    result = clearing.clear(capacity, contract_req, spot_req, ration_clouds)
     contract, spot, served, asked, available, edge = pro_rata_passes(clearing, capacity, contract_req, spot_req)
     assert np.array_equal(result.contract_served, contract) and np.array_equal(result.spot_served, spot)
     assert same_figures(result.node_served, served) and same_figures(result.node_asked, asked)
@@ -274,7 +275,7 @@ def test_compiled_sums_are_numpy_sums_to_the_last_bit(values, offset):
 @given(month_with_contracts())
 def test_availability_and_edge_flows_are_flows_networkx_can_carry(case):
     graph, clearing, capacity, contract_req, spot_req = case
-    result = clearing.clear(capacity, contract_req, spot_req, lambda i, a, k, s: ration(a, k, s))
+    result = clearing.clear(capacity, contract_req, spot_req, ration_clouds)
     supply_only = split_graph(graph, clearing, capacity, np.zeros_like(contract_req))
     for v in clearing.upstream_nodes:
         reachable = nx.maximum_flow_value(supply_only, SOURCE, ("out", v), flow_func=edmonds_karp)

@@ -47,10 +47,10 @@ def three_node_clearing() -> Clearing:
     return Clearing(g, ["cloud"], ["lab"])
 
 
-def contracts_first(i, available, contract, spot):
-    """Serve contracts, then spot, as far as ``available`` goes (one buyer)."""
-    c = np.minimum(contract, available)
-    return c, np.minimum(spot, available - c.sum())
+def contracts_first(available, contract, spot):
+    """Serve contracts, then spot, as far as each cloud's ``available`` goes (one buyer)."""
+    c = np.minimum(contract, available[:, None])
+    return c, np.minimum(spot, available[:, None] - c.sum(axis=1, keepdims=True))
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+from numba import njit
 
 from agentmarket.agents.suppliers import initial_pipeline
-from agentmarket.market import OBSERVED_CONDITIONS, holt_update, month_index, tightness
+from agentmarket.market import OBSERVED_CONDITIONS, holt_update, month_index, numpy_sum, tightness
 from agentmarket.params import Cloud
 
 if TYPE_CHECKING:
@@ -34,6 +35,37 @@ def spot_demand_share(price: float, reference: float, limit: float) -> float:
     if price >= limit:
         return 0.0
     return (limit - price) / (limit - reference)
+
+
+@njit(cache=True, nogil=True)
+def ration_clouds(
+    available: np.ndarray, contract_req: np.ndarray, spot_req: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every cloud's rationing rule at once: row ``i`` splits ``available[i]`` among the buyers' requests.
+
+    Contracts first, pro rata when even they cannot all be met, then spot pro rata to what
+    was asked (accelerators; rows clouds, columns buyers). Sums are numpy's, to the last bit.
+    """
+    n_clouds, n_buyers = contract_req.shape
+    contract = np.zeros_like(contract_req)
+    spot = np.zeros_like(spot_req)
+    for i in range(n_clouds):
+        total_contract = numpy_sum(contract_req[i], 0, n_buyers)
+        if available[i] >= total_contract:
+            contract[i] = contract_req[i]
+            rest = available[i] - total_contract
+            total_spot = numpy_sum(spot_req[i], 0, n_buyers)
+            share = 0.0
+            if total_spot > 0:
+                share = rest / total_spot
+                share = share if share < 1.0 else 1.0  # min(1.0, share)
+            for j in range(n_buyers):
+                spot[i, j] = spot_req[i, j] * share
+        else:
+            scale = available[i] / total_contract if total_contract > 0 else 0.0
+            for j in range(n_buyers):
+                contract[i, j] = contract_req[i, j] * scale
+    return contract, spot
 
 
 class CloudAgent(mesa.Agent):
@@ -222,17 +254,13 @@ class CloudAgent(mesa.Agent):
         self.order_capacity()
 
     def ration(self, available: float, contract_req: np.ndarray, spot_req: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Split ``available`` compute: contracts first, pro rata, then spot pro rata."""
-        total_contract = np.add.reduce(contract_req)
-        if available >= total_contract:
-            contract = contract_req.copy()
-            rest = available - total_contract
-            total_spot = np.add.reduce(spot_req)
-            spot = spot_req * (min(1.0, rest / total_spot) if total_spot > 0 else 0.0)
-        else:
-            contract = contract_req * (available / total_contract if total_contract > 0 else 0.0)
-            spot = np.zeros_like(spot_req)
-        return contract, spot
+        """Split ``available`` compute among buyers: contracts first, pro rata, then spot pro rata (:func:`ration_clouds`)."""
+        contract, spot = ration_clouds(
+            np.array([available], dtype=np.float64),
+            np.ascontiguousarray(contract_req, dtype=np.float64)[None, :],
+            np.ascontiguousarray(spot_req, dtype=np.float64)[None, :],
+        )
+        return contract[0], spot[0]
 
     def retire_bookings(self) -> None:
         """Forget the book of months that have passed."""
