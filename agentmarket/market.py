@@ -87,21 +87,6 @@ def ordered_mean(values: Sequence[float]) -> float:
     return ordered_sum(values) / len(values)
 
 
-def column_sums(rows: Sequence[Sequence[float]], width: int) -> list[float]:
-    """``np.array(rows)[:, :width].sum(axis=0)`` to the last bit, for a few short rows.
-
-    numpy adds such columns row after row, from the first row on; a single column it sums
-    as one vector (:func:`ordered_sum`). ``rows`` must not be empty.
-    """
-    if width == 1:
-        return [ordered_sum([row[0] for row in rows])]
-    totals = list(rows[0][:width])
-    for row in rows[1:]:
-        for j in range(width):
-            totals[j] += row[j]
-    return totals
-
-
 PAIRWISE_BLOCK = 128
 """numpy sums up to this many values with eight accumulators, longer runs by halves."""
 
@@ -176,6 +161,78 @@ def numpy_sum(values, start, n):
             top += 1
             starts[top], sizes[top], left_done[top] = starts[top - 1] + half, sizes[top - 1] - half, False
             break
+
+
+@njit(cache=True, nogil=True)
+def ordered_column(rows, j):
+    """:func:`ordered_sum` of column ``j`` of a 2-D array, compiled."""
+    column = np.ascontiguousarray(rows[:, j])
+    return numpy_sum(column, 0, column.size)
+
+
+@njit(cache=True, nogil=True)
+def column_sums(rows, width):
+    """``rows[:, :width].sum(axis=0)`` to the last bit, for a few short rows (a 2-D array), compiled.
+
+    numpy adds such columns row after row, from the first row on; a single column it sums
+    as one vector (:func:`ordered_sum`). ``rows`` must not be empty.
+    """
+    if width == 1:
+        return np.array([ordered_column(rows, 0)])
+    totals = rows[0, :width].copy()
+    for i in range(1, rows.shape[0]):
+        for j in range(width):
+            totals[j] += rows[i, j]
+    return totals
+
+
+@njit(cache=True, nogil=True)
+def settle_compute(value, contract_served, spot_served, asked, spot_price):
+    """The month's compute bill and deliveries, from the clearing's (clouds x buyers) figures; buyers are the labs, then other AI.
+
+    Contracts are take-or-pay: a buyer pays the value of what it booked (``value``, USD/month)
+    times the cloud's contract fill (contracts served over asked of it); spot is paid as
+    served, at the cloud's ``spot_price`` (USD/acc-month). Returns each cloud's revenue; what
+    each lab paid, and of it at spot; what reached each lab, its contract fill and its spot
+    compute (accelerators); and what other AI buyers were served and paid. Sums are numpy's
+    (:func:`numpy_sum`, :func:`column_sums`), to the last bit.
+    """
+    n_clouds, n_buyers = value.shape
+    n_labs = n_buyers - 1
+    paid = np.empty_like(value)
+    spot_paid = np.empty_like(value)
+    revenue = np.empty(n_clouds)
+    for i in range(n_clouds):
+        total_asked = numpy_sum(asked[i], 0, n_buyers)
+        fill = numpy_sum(contract_served[i], 0, n_buyers) / total_asked if total_asked > 0 else 1.0
+        for j in range(n_buyers):
+            paid[i, j] = value[i, j] * fill + spot_served[i, j] * spot_price[i]
+            spot_paid[i, j] = spot_served[i, j] * spot_price[i]
+        revenue[i] = numpy_sum(paid[i], 0, n_buyers)
+    last = n_buyers - 1
+    other_served = np.empty(n_clouds)
+    for i in range(n_clouds):
+        other_served[i] = contract_served[i, last] + spot_served[i, last]
+    other_ai_served = numpy_sum(other_served, 0, n_clouds)
+    other_ai_paid = ordered_column(paid, last)
+    served = contract_served + spot_served
+    lab_served = column_sums(served, n_labs)
+    asked_by = column_sums(asked, n_buyers)
+    fill = np.empty(n_labs)
+    lab_spot = np.empty(n_labs)
+    for j in range(n_labs):
+        fill[j] = ordered_column(contract_served, j) / asked_by[j] if asked_by[j] > 0 else 1.0
+        lab_spot[j] = ordered_column(spot_served, j)
+    return (
+        revenue,
+        column_sums(paid, n_labs),
+        column_sums(spot_paid, n_labs),
+        lab_served,
+        fill,
+        lab_spot,
+        other_ai_served,
+        other_ai_paid,
+    )
 
 
 def clamp(value: float, low: float, high: float) -> float:

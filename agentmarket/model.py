@@ -29,13 +29,13 @@ from agentmarket.agents.suppliers import SupplierAgent
 from agentmarket.market import (
     MarketConditions,
     base_price,
-    column_sums,
     contract_price,
     decaying_growth,
     month_index,
     month_label,
     ordered_dot,
     ordered_sum,
+    settle_compute,
 )
 from agentmarket.metrics import names_for
 from agentmarket.params import Layer, Params
@@ -567,18 +567,23 @@ class MarketModel(mesa.Model):
         """Money changes hands: developers to labs, labs and other AI buyers to clouds.
 
         Contracts are take-or-pay: a lab pays for all it booked, scaled down only when the
-        cloud could not deliver its contracts in full. Spot is paid as served.
+        cloud could not deliver its contracts in full. Spot is paid as served
+        (:func:`~agentmarket.market.settle_compute`).
         """
-        flows = (result.contract_served.tolist(), result.spot_served.tolist(), self._contract_req.tolist())
-        lab_paid, lab_spot_paid = self.pay_clouds(*flows)
-        self.deliver_to_labs(*flows)
+        spot_price = np.array([c.spot_price for c in self.clouds])
+        bill = settle_compute(
+            self._contract_value, result.contract_served, result.spot_served, self._contract_req, spot_price
+        )
+        revenue, lab_paid, lab_spot_paid, lab_served, lab_fill, lab_spot, other_served, other_paid = bill
+        self.pay_clouds(revenue.tolist(), float(other_served), float(other_paid))
+        self.deliver_to_labs(lab_served.tolist(), lab_fill.tolist(), lab_spot.tolist())
         service = np.array([lab.service_level for lab in self.labs])
         dev = self.developers
         month = dev.settle(self.offer, service, 1e8)
-        for j, lab in enumerate(self.labs):
-            lab.settle(
-                float(month.subscription_usd[j]), float(month.api_usd[j]), float(lab_paid[j]), float(lab_spot_paid[j])
-            )
+        for j, (lab, paid, spot_paid) in enumerate(
+            zip(self.labs, lab_paid.tolist(), lab_spot_paid.tolist(), strict=True)
+        ):
+            lab.settle(float(month.subscription_usd[j]), float(month.api_usd[j]), paid, spot_paid)
             lab.subscribers = float(month.subscribers[j])
             lab.agent_work_share = float(month.work_share[j])
             lab.clients_over_100m = int(month.clients_over[j])
@@ -590,43 +595,19 @@ class MarketModel(mesa.Model):
         self.agent_work_share = float(month.work_share.sum())
         self._update_layer_stats()
 
-    def pay_clouds(
-        self, contract_served: list[list[float]], spot_served: list[list[float]], asked: list[list[float]]
-    ) -> tuple[list[float], list[float]]:
-        """Each cloud's revenue and what other AI buyers paid (USD/month); returns what each lab paid, and of it at spot.
-
-        Contracts are paid at their value times the cloud's contract fill, spot at the
-        cloud's spot price. The month's few (clouds x buyers) figures, served to and asked by
-        each buyer of each cloud, are added as Python floats, in numpy's order
-        (:func:`~agentmarket.market.column_sums`).
-        """
-        n_labs = len(self.labs)
-        value = self._contract_value.tolist()
-        paid, spot_paid = [], []
-        for i, cloud in enumerate(self.clouds):
-            total_asked = ordered_sum(asked[i])
-            fill = ordered_sum(contract_served[i]) / total_asked if total_asked > 0 else 1.0
-            price = cloud.spot_price
-            paid.append([v * fill + s * price for v, s in zip(value[i], spot_served[i], strict=True)])
-            spot_paid.append([s * price for s in spot_served[i]])
-            cloud.revenue = ordered_sum(paid[i])
-        self.other_ai_served = ordered_sum([c[-1] + s[-1] for c, s in zip(contract_served, spot_served, strict=True)])
-        self.other_ai_paid = ordered_sum([row[-1] for row in paid])
-        return column_sums(paid, n_labs), column_sums(spot_paid, n_labs)
+    def pay_clouds(self, revenue_usd: list[float], other_ai_served_acc: float, other_ai_paid_usd: float) -> None:
+        """Each cloud's revenue (USD/month), and what other AI buyers were served (acc) and paid (USD/month)."""
+        for cloud, revenue in zip(self.clouds, revenue_usd, strict=True):
+            cloud.revenue = revenue
+        self.other_ai_served = other_ai_served_acc
+        self.other_ai_paid = other_ai_paid_usd
 
     def deliver_to_labs(
-        self, contract_served: list[list[float]], spot_served: list[list[float]], asked: list[list[float]]
+        self, served_acc: list[float], contract_fill: list[float], spot_served_acc: list[float]
     ) -> None:
-        """Each lab receives the compute served to it (accelerators, per cloud and buyer), its contract fill and its spot compute."""
-        n_labs = len(self.labs)
-        served = [
-            [c + s for c, s in zip(cr, sr, strict=True)] for cr, sr in zip(contract_served, spot_served, strict=True)
-        ]
-        lab_served = column_sums(served, n_labs)
-        asked_by = column_sums(asked, n_labs + 1)
-        for j, lab in enumerate(self.labs):
-            fill = ordered_sum([row[j] for row in contract_served]) / asked_by[j] if asked_by[j] > 0 else 1.0
-            lab.receive_compute(float(lab_served[j]), float(fill), ordered_sum([row[j] for row in spot_served]))
+        """Each lab receives the compute served to it (acc), its contract fill and its spot compute (acc)."""
+        for lab, served, fill, spot in zip(self.labs, served_acc, contract_fill, spot_served_acc, strict=True):
+            lab.receive_compute(served, fill, spot)
 
     def _update_layer_stats(self) -> None:
         """Each layer's capacity, demand, utilisation, binding flag and capacity-weighted price (the layer metrics)."""

@@ -13,7 +13,7 @@ from pinned import run_pinned
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.developers import DeveloperState
 from agentmarket.agents.labs import LabAgent
-from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum
+from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum, settle_compute
 from agentmarket.model import MarketModel, linear_quantiles
 from agentmarket.network import PeerNetwork
 from agentmarket.params import NetworkKind
@@ -160,4 +160,43 @@ def short_rows(draw):
 def test_column_sums_are_numpys_column_sums_to_the_last_bit(rows_and_width):
     rows, width = rows_and_width
     expected = np.array(rows, dtype=np.float64)[:, :width].sum(axis=0)
-    assert column_sums(rows, width) == expected.tolist()
+    assert column_sums(np.array(rows, dtype=np.float64), width).tolist() == expected.tolist()
+
+
+@st.composite
+def month_bill(draw):
+    """A month's (clouds x buyers) contract values, served and asked compute, and the clouds' spot prices."""
+    clouds = draw(st.integers(min_value=1, max_value=10))
+    buyers = draw(st.integers(min_value=2, max_value=5))
+    figure = st.floats(min_value=1e-6, max_value=1e9) | st.just(0.0)
+    table = st.lists(figure, min_size=clouds * buyers, max_size=clouds * buyers).map(
+        lambda values: np.array(values).reshape(clouds, buyers)
+    )
+    value, contract, spot, asked = draw(table), draw(table), draw(table), draw(table)
+    prices = np.array(draw(st.lists(st.floats(0.0, 1e4), min_size=clouds, max_size=clouds)))
+    return value, contract, spot, asked, prices
+
+
+@settings(max_examples=300, deadline=None)
+@given(month_bill())
+def test_the_compiled_bill_is_numpys_bill_to_the_last_bit(bill):
+    value, contract, spot, asked, price = bill
+    labs = value.shape[1] - 1
+    total_asked = asked.sum(axis=1)
+    fill = np.array([c.sum() / a if a > 0 else 1.0 for c, a in zip(contract, total_asked, strict=True)])
+    paid = value * fill[:, None] + spot * price[:, None]
+    asked_by = asked.sum(axis=0)
+    lab_fill = [contract[:, j].sum() / asked_by[j] if asked_by[j] > 0 else 1.0 for j in range(labs)]
+    expected = (
+        paid.sum(axis=1),
+        paid[:, :labs].sum(axis=0),
+        (spot * price[:, None])[:, :labs].sum(axis=0),
+        (contract + spot)[:, :labs].sum(axis=0),
+        np.array(lab_fill),
+        np.array([spot[:, j].sum() for j in range(labs)]),
+        (contract[:, -1] + spot[:, -1]).sum(),
+        paid[:, -1].sum(),
+    )
+    got = settle_compute(value, contract, spot, asked, price)
+    for ours, numpys in zip(got, expected, strict=True):
+        assert np.asarray(ours).tolist() == np.asarray(numpys).tolist()
