@@ -183,7 +183,7 @@ class MarketModel(mesa.Model):
         self.labs = list(LabAgent.create_agents(self, len(p.labs), name=list(p.labs), spec=list(p.labs.values())))
         self.cloud_index = {c.name: i for i, c in enumerate(self.clouds)}
         for lab in self.labs:
-            lab.connect(self.sellers_for(lab), [c for c in self.clouds if c.owner == lab.name])
+            lab.connect(self.sellers_for(lab), [c for c in self.clouds if c.owner == lab.name], len(self.clouds))
         self.lab_names = [lab.name for lab in self.labs]
         self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
@@ -519,11 +519,7 @@ class MarketModel(mesa.Model):
         prices). Rows are clouds. The sums are taken term by term, as numpy sums short columns.
         """
         clouds = self.clouds
-        booked = [0.0] * len(clouds)
-        value = [0.0] * len(clouds)
-        for k in lab.live_contracts():
-            booked[k.cloud] += k.acc
-            value[k.cloud] += k.acc * k.price_usd_per_acc_month
+        booked, value = lab.month_contracts_by_cloud()
         own = [i for i, c in enumerate(clouds) if c.owner == lab.name]
         for i in own:
             booked[i] += clouds[i].capacity

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pinned import run_pinned
 
 from agentmarket.agents.clouds import CloudAgent
+from agentmarket.agents.contracts import Contract, ContractBook
 from agentmarket.agents.developers import DeveloperState
 from agentmarket.agents.labs import LabAgent
 from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum, settle_compute
@@ -200,3 +201,46 @@ def test_the_compiled_bill_is_numpys_bill_to_the_last_bit(bill):
     got = settle_compute(value, contract, spot, asked, price)
     for ours, numpys in zip(got, expected, strict=True):
         assert np.asarray(ours).tolist() == np.asarray(numpys).tolist()
+
+
+@st.composite
+def contract_lists(draw):
+    """Contracts as a lab signs them (numpy accelerators, plain prices) with up to four clouds, and a month."""
+    month = draw(st.integers(min_value=24_000, max_value=24_040))
+    contract = st.builds(
+        lambda cloud, start, months, acc, price: Contract(cloud, start, start + months, np.float64(acc), price),
+        st.integers(0, 3),
+        st.integers(month - 30, month + 30),
+        st.integers(1, 24),
+        st.floats(1e-3, 1e7),
+        st.floats(0.0, 1e4),
+    )
+    return draw(st.lists(contract, max_size=60)), month
+
+
+@settings(max_examples=300, deadline=None)
+@given(contract_lists(), st.integers(0, 12), st.integers(0, 24))
+def test_the_contract_book_reads_as_the_rules_over_its_contracts_written_plainly(case, ahead, horizon):
+    contracts, month = case
+    book = ContractBook(4, contracts)
+    live = [c for c in contracts if c.start <= month < c.end]
+    acc, value, count = book.read_month(month)
+    plain = (sum(c.acc for c in live), sum(c.acc * c.price_usd_per_acc_month for c in live), len(live))
+    assert (acc, value, count) == plain and [type(x) for x in (acc, value)] == [type(x) for x in plain[:2]]
+    by_acc, by_value = [0.0] * 4, [0.0] * 4
+    for c in live:
+        by_acc[c.cloud] += c.acc
+        by_value[c.cloud] += c.acc * c.price_usd_per_acc_month
+    assert book.month_by_cloud(month) == (by_acc, by_value)
+    later = month + ahead
+    booked = sum(c.acc for c in contracts if c.start <= later < c.end)
+    assert book.booked(later) == booked and type(book.booked(later)) is type(booked)
+    assert book.booked(later, 2) == sum(c.acc for c in contracts if c.start <= later < c.end and c.cloud == 2)
+    first, last = month + 1, month + 1 + horizon
+    bound = 0
+    for c in contracts:
+        overlap = min(c.end, last) - max(c.start, first)
+        bound += c.acc * c.price_usd_per_acc_month * (overlap if overlap > 0 else 0)
+    assert book.bound_usd(first, last) == bound and type(book.bound_usd(first, last)) is type(bound)
+    book.drop_ended(month)
+    assert list(book) == [c for c in contracts if c.end > month], "the running contracts, in the order signed"

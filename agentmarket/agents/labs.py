@@ -9,16 +9,15 @@ level).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import deque
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
+from agentmarket.agents.contracts import Contract, ContractBook
 from agentmarket.market import (
     OBSERVED_CONDITIONS,
     clamp,
@@ -49,17 +48,6 @@ class LabState(Enum):
     EXITED = "exited"  # distressed too long: serves no one
 
 
-@dataclass
-class Contract:
-    """Capacity booked with one cloud: ``acc`` accelerators each month in [start, end)."""
-
-    cloud: int
-    start: int
-    end: int
-    acc: float
-    price_usd_per_acc_month: float
-
-
 class LabAgent(mesa.Agent):
     """One lab. Its monthly books are attributes named as in the output table."""
 
@@ -73,7 +61,7 @@ class LabAgent(mesa.Agent):
         self.api_list_cut = 1.0  # API list price over its basis' path, from cuts above plan (<= 1)
         self.training_compute = self.spec.initial_training_acc_months
         self.capability = 0.0
-        self.contracts: list[Contract] = []
+        self.book = ContractBook()
         self.forecast_level = 0.0
         self.forecast_trend = 0.0
         self.planned_inference: dict[int, float] = {}
@@ -97,18 +85,23 @@ class LabAgent(mesa.Agent):
         self.gross_margin = 0.0
         self.sellers: list[tuple[int, CloudAgent]] = []
         self.fleet: list[CloudAgent] = []
-        self._book_key: tuple[int, list[Contract] | None, int] = (0, None, 0)
-        self._ahead: tuple | None = None  # (month, contracts, how many were counted, their acc) of contracted()
-        self._live: list[Contract] = []
-        self._live_acc = 0.0
-        self._live_value_usd = 0.0
 
     conditions = OBSERVED_CONDITIONS
 
-    def connect(self, sellers: list[tuple[int, CloudAgent]], fleet: list[CloudAgent]) -> None:
-        """The open clouds this lab may book with (with their index among the model's clouds) and its own fleet."""
+    def connect(self, sellers: list[tuple[int, CloudAgent]], fleet: list[CloudAgent], n_clouds: int = 0) -> None:
+        """The open clouds this lab may book with (with their index among the model's ``n_clouds`` clouds) and its own fleet."""
         self.sellers = list(sellers)
         self.fleet = list(fleet)
+        self.book = ContractBook(max(n_clouds, 1 + max((i for i, _ in self.sellers), default=-1)), self.book)
+
+    @property
+    def contracts(self) -> list[Contract]:
+        """The lab's contracts, in the order they were signed (read from its :class:`ContractBook`)."""
+        return list(self.book)
+
+    @contracts.setter
+    def contracts(self, contracts: list[Contract]) -> None:
+        self.book = ContractBook(self.book.n_clouds, contracts)
 
     def reset_month(self) -> None:
         """Zero the flows of the month; stocks (cash, contracts, capability) carry over."""
@@ -177,40 +170,14 @@ class LabAgent(mesa.Agent):
     @property
     def contract_price_now(self) -> float:
         """Average price of this month's contracts, else the market's contract price (USD/acc-month)."""
-        self.read_month_book()
-        if self._live_acc > 0:
-            return self._live_value_usd / self._live_acc
+        acc, value, _ = self.book.read_month(self.conditions.month)
+        if acc > 0:
+            return value / acc
         return self.conditions.contract_price_usd_per_acc_month
 
-    def live_contracts(self) -> list[Contract]:
-        """This month's contracts (``start <= month < end``), in the order they were signed."""
-        self.read_month_book()
-        return self._live
-
-    def read_month_book(self) -> None:
-        """Pick out this month's contracts, their accelerators and their value (USD/month).
-
-        The demand, the booking, the clearing and the books each read them several times a
-        month; they are picked out again only when the month or the list of contracts changes
-        (a new list, or a contract signed).
-        """
-        month = self.conditions.month
-        if self.month_book_is_read(month):
-            return
-        live = [c for c in self.contracts if c.start <= month < c.end]
-        self._live = live
-        self._live_acc = sum(c.acc for c in live)
-        self._live_value_usd = sum(c.acc * c.price_usd_per_acc_month for c in live)
-        self.mark_month_book_read(month)
-
-    def month_book_is_read(self, month: int) -> bool:
-        """Whether the book read last is ``month``'s and the contracts have not changed since."""
-        key = self._book_key
-        return key[0] == month and key[1] is self.contracts and key[2] == len(self.contracts)
-
-    def mark_month_book_read(self, month: int) -> None:
-        """Record that the book held now is ``month``'s, for the contracts as they stand."""
-        self._book_key = (month, self.contracts, len(self.contracts))
+    def month_contracts_by_cloud(self) -> tuple[list[float], list[float]]:
+        """This month's contracted accelerators and their value (USD/month), per cloud (by the model's index)."""
+        return self.book.month_by_cloud(self.conditions.month)
 
     @property
     def api_list_price_usd_per_acc(self) -> float:
@@ -437,24 +404,8 @@ class LabAgent(mesa.Agent):
         return max(0.0, self.forecast_level + months_ahead * self.forecast_trend)
 
     def contracted(self, month: int, cloud: int | None = None) -> float:
-        """Accelerators under contract in ``month`` (acc), at one cloud or at all.
-
-        For all clouds, the sum for a month ahead is kept, and only contracts signed since
-        are added to it (the same additions, in the same order, as summing them all again).
-        """
-        if cloud is not None:
-            return sum(c.acc for c in self.contracts if c.start <= month < c.end and c.cloud == cloud)
-        if month == self.conditions.month:
-            self.read_month_book()
-            return self._live_acc
-        contracts, ahead = self.contracts, self._ahead
-        if ahead is not None and ahead[0] == month and ahead[1] is contracts and ahead[2] <= len(contracts):
-            counted, total = ahead[2], ahead[3]
-        else:
-            counted, total = 0, 0
-        total = sum((c.acc for c in itertools.islice(contracts, counted, None) if c.start <= month < c.end), total)
-        self._ahead = (month, contracts, len(contracts), total)
-        return total
+        """Accelerators under contract in ``month`` (acc), at one cloud or at all."""
+        return self.book.booked(month, -1 if cloud is None else cloud)
 
     def book_capacity(self) -> None:
         """Book what users and the training plan need ``booking_lead_months`` ahead.
@@ -511,12 +462,7 @@ class LabAgent(mesa.Agent):
     def committed_usd(self, months: int) -> float:
         """What the lab's contracts bind it to pay over the next ``months`` months (USD)."""
         first = self.conditions.month + 1
-        last = first + months  # the months first, ..., last - 1
-        total = 0
-        for c in self.contracts:
-            overlap = (c.end if c.end < last else last) - (c.start if c.start > first else first)
-            total += c.acc * c.price_usd_per_acc_month * (overlap if overlap > 0 else 0)
-        return total
+        return self.book.bound_usd(first, first + months)
 
     def fundable_usd(self) -> float:
         """The round the lab can count on (USD): what investors would give it now, else 0."""
@@ -559,17 +505,13 @@ class LabAgent(mesa.Agent):
             self.add_contract(Contract(index, start, start + months, acc, cloud.contract_price))
 
     def add_contract(self, contract: Contract) -> None:
-        """Hold a newly signed contract; this month's book stays read when the contract starts in a later month."""
-        month = self.conditions.month
-        current = self.month_book_is_read(month)
-        self.contracts.append(contract)
-        if current and not contract.start <= month < contract.end:
-            self.mark_month_book_read(month)
+        """Hold a newly signed contract."""
+        self.book.sign(contract)
 
     def drop_expired_contracts(self) -> None:
         """Forget contracts that have ended and plans for months gone by."""
         month = self.conditions.month
-        self.contracts = [c for c in self.contracts if c.end > month]
+        self.book.drop_ended(month)
         self.planned_inference = {t: v for t, v in self.planned_inference.items() if t >= month}
         self.planned_training = {t: v for t, v in self.planned_training.items() if t >= month}
 
