@@ -410,9 +410,8 @@ class MarketModel(mesa.Model):
         self.conditions = self.observe_market()
 
     def cloud_phase(self) -> None:
-        """Clouds forget past bookings, receive new places, set prices and order places; their prices join the conditions."""
+        """Clouds receive new places, set prices and order places; their prices join the conditions."""
         for cloud in self.clouds:
-            cloud.retire_bookings()
             cloud.step()
         self.observe_cloud_prices()
 
@@ -550,7 +549,7 @@ class MarketModel(mesa.Model):
         if not sellers:
             return
         month = self.month
-        spare = [max(self.clouds[i].capacity - self.clouds[i].booked.get(month, 0.0), 0.0) for i in sellers]
+        spare = [max(self.clouds[i].capacity - self.clouds[i].booked(month), 0.0) for i in sellers]
         total = ordered_sum(spare)
         if total <= 0:
             spare = [max(self.clouds[i].capacity, 1e-9) for i in sellers]

@@ -13,7 +13,6 @@ the amounts asked.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import mesa
@@ -87,7 +86,10 @@ class CloudAgent(mesa.Agent):
             self.capacity,
             self.spec.pipeline_growth_per_year,
         )
-        self.booked: dict[int, float] = defaultdict(float)
+        self.booked_from = self.model.params.start_index
+        """The month (index) of ``booked_acc[0]``."""
+        self.booked_acc = np.zeros(64)
+        """Accelerators under contract with the cloud in each month from ``booked_from`` on."""
         self.unit_cost_usd = 0.0
         self.contract_price = 0.0
         self.spot_price = 0.0
@@ -190,7 +192,7 @@ class CloudAgent(mesa.Agent):
         fill them now. A contract signed in a shortage carries the shortage's price.
         """
         ahead = month - self.conditions.month
-        asked = max(self.booked.get(month, 0.0), self.forecast_level + ahead * self.forecast_trend)
+        asked = max(self.booked(month), self.forecast_level + ahead * self.forecast_trend)
         fill = self.deliverable / self.capacity if self.capacity > 0 else 1.0
         return asked / max(self.expected_capacity(month) * fill, 1e-9)
 
@@ -214,12 +216,28 @@ class CloudAgent(mesa.Agent):
         """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot)."""
         if self.owner:
             return 0.0
-        return max(0.0, self.spec.forward_share * self.expected_capacity(month) - self.booked.get(month, 0.0))
+        return max(0.0, self.spec.forward_share * self.expected_capacity(month) - self.booked(month))
+
+    def booked(self, month: int) -> float:
+        """Accelerators under contract with the cloud in ``month`` (a numpy float; the float 0.0 when none)."""
+        i = month - self.booked_from
+        if 0 <= i < self.booked_acc.size:
+            acc = self.booked_acc[i]
+            if acc != 0.0:
+                return acc
+        return 0.0
 
     def book_capacity(self, start: int, months: int, acc: float) -> None:
         """Record a contract of ``acc`` accelerators from ``start`` for ``months`` months."""
-        for t in range(start, start + months):
-            self.booked[t] += acc
+        first = start - self.booked_from
+        if first < 0:
+            self.booked_acc = np.concatenate([np.zeros(-first), self.booked_acc])
+            self.booked_from, first = start, 0
+        if first + months > self.booked_acc.size:
+            grown = np.zeros(max(2 * self.booked_acc.size, first + months))
+            grown[: self.booked_acc.size] = self.booked_acc
+            self.booked_acc = grown
+        self.booked_acc[first : first + months] += acc
 
     def update_forecast(self) -> None:
         """Holt's linear smoothing of the compute asked of this cloud (accelerators)."""
@@ -236,9 +254,7 @@ class CloudAgent(mesa.Agent):
         arrive = self.conditions.month + self.spec.build_lead_months
         self.update_forecast()
         forecast = max(0.0, self.forecast_level + self.spec.build_lead_months * self.forecast_trend)
-        target = max(
-            self.booked.get(arrive, 0.0) / self.spec.forward_share, forecast * (1.0 + self.spec.build_headroom)
-        )
+        target = max(self.booked(arrive) / self.spec.forward_share, forecast * (1.0 + self.spec.build_headroom))
         want = max(0.0, target - self.expected_capacity(arrive))
         afford = self.capex_budget_usd_per_month / self.capex_per_acc
         busy = self.requested >= self.spec.utilization_knee * self.capacity
@@ -261,8 +277,3 @@ class CloudAgent(mesa.Agent):
             np.ascontiguousarray(spot_req, dtype=np.float64)[None, :],
         )
         return contract[0], spot[0]
-
-    def retire_bookings(self) -> None:
-        """Forget the book of months that have passed."""
-        for t in [t for t in self.booked if t < self.conditions.month]:
-            del self.booked[t]
