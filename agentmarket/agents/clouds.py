@@ -13,6 +13,7 @@ the amounts asked.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 import mesa
@@ -102,6 +103,8 @@ class CloudAgent(mesa.Agent):
         self.forecast_trend = 0.0
         self._expected: dict[int, float] = {}  # expected_capacity's answers, by month, while the stamp holds
         self._expected_stamp: tuple | None = None  # places and builds when those answers were given
+        self._arrivals: list[int] = []  # the builds' months and amounts, while the stamp holds
+        self._builds: list[float] | None = None  # None when the builds are not in the order they arrive
 
     conditions = OBSERVED_CONDITIONS
 
@@ -200,16 +203,24 @@ class CloudAgent(mesa.Agent):
         """Places in service by ``month``, counting builds already ordered.
 
         The labs and the cloud ask for the same few months several times a month; the
-        answers are kept until the places or the builds change.
+        answers are kept until the places or the builds change. Builds arrive in the order
+        they were ordered, so those due by ``month`` are the first ones, added as Python adds
+        them.
         """
         pipeline = self.pipeline
         stamp = (self.capacity, len(pipeline), pipeline[0] if pipeline else None, pipeline[-1] if pipeline else None)
         if stamp != self._expected_stamp:
             self._expected_stamp = stamp
             self._expected.clear()
+            self._arrivals = [t for t, _ in pipeline]
+            self._builds = [q for _, q in pipeline] if self._arrivals == sorted(self._arrivals) else None
         expected = self._expected.get(month)
         if expected is None:
-            expected = self._expected[month] = self.capacity + sum(q for t, q in pipeline if t <= month)
+            if self._builds is None:
+                due = sum(q for t, q in pipeline if t <= month)
+            else:
+                due = sum(self._builds[: bisect_right(self._arrivals, month)])
+            expected = self._expected[month] = self.capacity + due
         return expected
 
     def offer_capacity(self, month: int) -> float:

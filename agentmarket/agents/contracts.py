@@ -80,6 +80,16 @@ def bound_to_pay(table, size, first, last):
 
 
 @njit(cache=True, nogil=True)
+def put_row(table, k, cloud, start, end, acc, price):
+    """Write a contract's fields into column ``k`` of the table."""
+    table[CLOUD, k] = cloud
+    table[START, k] = start
+    table[END, k] = end
+    table[ACC, k] = acc
+    table[PRICE, k] = price
+
+
+@njit(cache=True, nogil=True)
 def keep_running(table, size, month):
     """Move the contracts still running in ``month`` (``end > month``) to the front, in order; returns how many."""
     kept = 0
@@ -123,14 +133,16 @@ class ContractBook:
 
     def sign(self, contract: Contract) -> None:
         """Add a contract at the end of the book."""
-        if contract.cloud >= self.n_clouds:
-            self.n_clouds = contract.cloud + 1
+        self.add(contract.cloud, contract.start, contract.end, contract.acc, contract.price_usd_per_acc_month)
+
+    def add(self, cloud: int, start: int, end: int, acc: float, price_usd_per_acc_month: float) -> None:
+        """Add a contract, given by its fields (see :class:`Contract`), at the end of the book."""
+        if cloud >= self.n_clouds:
+            self.n_clouds = cloud + 1
             self._by_cloud = np.zeros((2, self.n_clouds))
         if self.size == self.table.shape[1]:
             self.table = np.concatenate([self.table, np.zeros_like(self.table)], axis=1)
-        self.table[:, self.size] = (
-            contract.cloud, contract.start, contract.end, contract.acc, contract.price_usd_per_acc_month
-        )  # fmt: skip
+        put_row(self.table, self.size, cloud, start, end, acc, price_usd_per_acc_month)
         self.size += 1
         self.version += 1
 

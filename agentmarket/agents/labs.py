@@ -502,11 +502,7 @@ class LabAgent(mesa.Agent):
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)
-            self.add_contract(Contract(index, start, start + months, acc, cloud.contract_price))
-
-    def add_contract(self, contract: Contract) -> None:
-        """Hold a newly signed contract."""
-        self.book.sign(contract)
+            self.book.add(index, start, start + months, acc, cloud.contract_price)
 
     def drop_expired_contracts(self) -> None:
         """Forget contracts that have ended and plans for months gone by."""
