@@ -77,12 +77,15 @@ def pro_rata_passes(
     rata to what each customer took from it; what each node could pass on if asked for all
     of it is carried the same way. ``cap`` is each node's capacity (accelerators); the
     topology is given as CSR rows of predecessor and successor positions with their edge
-    indices. Returns asked, served and available compute per node, each with its kind
+    indices. Returns asked, served and available compute per node (rows of one array), with their kinds
     (:data:`GIVEN`, :data:`PLAIN`, :data:`NUMPY`), and the compute passed along each edge.
     """
     n = cap.size
-    asked = np.zeros(n)
-    asked_kind = np.full(n, PLAIN, dtype=np.int8)
+    figures = np.zeros((3, n))  # asked, served, available
+    kinds = np.zeros((3, n), dtype=np.int8)
+    asked, served, available = figures[0], figures[1], figures[2]
+    asked_kind, served_kind, available_kind = kinds[0], kinds[1], kinds[2]
+    asked_kind[:] = PLAIN
     take = np.zeros(n)
     take_kind = np.full(n, PLAIN, dtype=np.int8)
     split = np.zeros(n_edges)  # what node v takes from supplier u, per (u, v) edge
@@ -113,10 +116,6 @@ def pro_rata_passes(
             incoming[u] += part
             incoming_asked[u] += passed_up * w
             reached[u] = True
-    served = np.zeros(n)
-    served_kind = np.zeros(n, dtype=np.int8)
-    available = np.zeros(n)
-    available_kind = np.zeros(n, dtype=np.int8)
     passed = np.zeros(n_edges)
     inflow = np.zeros(n)
     avail_in = np.zeros(n)
@@ -144,18 +143,33 @@ def pro_rata_passes(
             inflow[w] += passed[succ_edge[p]]
             avail_in[w] += available[k] * share
             fed[w] = True
-    return asked, asked_kind, served, served_kind, available, available_kind, passed
+    return figures, kinds, passed
 
 
-def typed(values: np.ndarray, kinds: np.ndarray, given: list) -> list:
-    """The passes' figures as the rules' Python objects: the capacity given, a plain float, or a numpy float."""
-    out = values.tolist()
-    for k, kind in enumerate(kinds.tolist()):
-        if kind == NUMPY:
-            out[k] = np.float64(out[k])
-        elif kind == GIVEN:
-            out[k] = given[k]
-    return out
+@njit(cache=True, nogil=True)
+def first_smallest(totals, tie_rel):
+    """``totals.min()`` (nan if any is) and the first index within ``tie_rel`` of it (0 if none is)."""
+    value = totals[0]
+    for x in totals:
+        if x != x:
+            return x, 0
+        if x < value:
+            value = x
+    bound = value + value * tie_rel
+    for k in range(totals.size):
+        if totals[k] <= bound:
+            return value, k
+    return value, 0
+
+
+def typed(figures: np.ndarray, kinds: np.ndarray, given: list) -> list[list]:
+    """The passes' figures (rows) as the rules' Python objects: the capacity given, a plain float, or a numpy float."""
+    rows = figures.tolist()
+    width = figures.shape[1]
+    for cell in np.flatnonzero(kinds != PLAIN).tolist():
+        r, k = divmod(cell, width)
+        rows[r][k] = np.float64(rows[r][k]) if kinds[r, k] == NUMPY else given[k]
+    return rows
 
 
 def csr_rows(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -262,9 +276,7 @@ class CutCandidates:
         Of the rows that reach the smallest capacity, the first: the smallest sink side, as networkx
         (its sink side is the nodes from which the sink can be reached in the residual network).
         """
-        totals = self.crossing @ weights
-        value = float(totals.min())
-        k = int(np.argmax(totals <= value + value * TIE_REL))
+        value, k = first_smallest(self.crossing @ weights, TIE_REL)
         return value, self.capacity_crossed[k]
 
 
@@ -409,9 +421,11 @@ class Clearing:
         given = [capacity[v] for v in nodes]
         requests = contract_req + spot_req
         cloud_asked = np.add.reduce(requests, axis=1)
-        passes = pro_rata_passes(np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count)
-        asked, served, available = typed(*passes[0:2], given), typed(*passes[2:4], given), typed(*passes[4:6], given)
-        contract, spot = ration(passes[2][self._cloud_nodes], contract_req, spot_req)
+        figures, kinds, passed = pro_rata_passes(
+            np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count
+        )
+        asked, served, available = typed(figures, kinds, given)
+        contract, spot = ration(figures[1][self._cloud_nodes], contract_req, spot_req)
         requested = float(np.add.reduce(requests, axis=None))
         max_flow, binding = requested, set()
         if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) < requested * (1.0 - 1e-12):
@@ -419,7 +433,7 @@ class Clearing:
         # else a feasible flow already meets every request: the maximum flow is the requests, no link binds
         return ClearingResult(
             contract, spot, nodes, served, asked, available, max_flow, requested, binding,
-            self._edge_plan, passes[-1].tolist(),
+            self._edge_plan, passed.tolist(),
         )  # fmt: skip
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:

@@ -47,6 +47,11 @@ class SupplierAgent(mesa.Agent):
             1.0 - 1.0 / self.model.params.hardware.lifetime_months
         )  # of a fleet, still in service next month
         self.installed_capacity = self.spec.capacity
+        self._capacity_key: tuple = (
+            None,
+            None,
+            None,
+        )  # the month's conditions and installed capacity, and its capacity
         self.pipeline = initial_pipeline(
             self.model.params.start_index, self.spec.lead_months, self.spec.capacity, self.spec.pipeline_growth_per_year
         )
@@ -76,10 +81,16 @@ class SupplierAgent(mesa.Agent):
         H100-class units per month for memory and packaging (each installed unit of output
         makes more of them as hardware improves), MW for power and grid.
         """
-        cap = self.installed_capacity
-        if self._shock and self._shock[0] <= self.conditions.month < self._shock[1]:
+        conditions, installed = self.conditions, self.installed_capacity
+        key = self._capacity_key
+        if key[0] is conditions and key[1] == installed:
+            return key[2]
+        cap = installed
+        if self._shock and self._shock[0] <= conditions.month < self._shock[1]:
             cap *= 1.0 - self.spec.shock_capacity_loss
-        return cap / self.conditions.hardware_deflator if self.is_flow else cap
+        cap = cap / conditions.hardware_deflator if self._flow else cap
+        self._capacity_key = (conditions, installed, cap)
+        return cap
 
     @property
     def utilization(self) -> float:
@@ -94,13 +105,13 @@ class SupplierAgent(mesa.Agent):
     @property
     def supports_acc(self) -> float:
         """Accelerators in service this supplier can support this month (the graph's capacity)."""
-        if self.is_flow:
+        if self._flow:
             return self.carried_acc + self.capacity
         return self.capacity * 1000.0 / self.conditions.kw_per_acc
 
     def to_layer_units(self, acc: float) -> float:
         """Convert a fleet of accelerators into this layer's units (new acc/month, or MW)."""
-        if self.is_flow:
+        if self._flow:
             return max(0.0, acc - self.carried_acc)
         return acc * self.conditions.kw_per_acc / 1000.0
 
@@ -114,7 +125,7 @@ class SupplierAgent(mesa.Agent):
         gap = self.pressure - self.spec.expansion_trigger
         if gap <= 0 or self.installed_capacity <= 0:
             return
-        pending = sum(q for _, q in self.pipeline)
+        pending = sum([q for _, q in self.pipeline])
         step = self.installed_capacity * min(self.spec.expansion_per_year / 12.0, gap)
         ceiling = self.installed_capacity * self.spec.expansion_per_year * max(self.spec.lead_months, 12) / 12.0
         step = min(step, max(0.0, ceiling - pending))
@@ -156,7 +167,7 @@ class SupplierAgent(mesa.Agent):
         # demand on a sliver of capacity overflows to inf (a float division never raises): pressure saturates in the rules
         self.pressure = float(self.demand) / float(cap) if cap > 0 else (0.0 if self.demand <= 0 else 10.0)
         self.binding = int(binding)
-        if self.is_flow:
+        if self._flow:
             self.in_service_acc = max(served_acc, self.carried_acc)
 
     @property
