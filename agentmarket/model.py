@@ -100,12 +100,14 @@ def kept_all(values: tuple) -> tuple:
 class MarketDataCollector(mesa.DataCollector):
     """Mesa's DataCollector with the model's reporters, reading them in a few calls a month.
 
-    Reporters, stored records and data frames are Mesa's own (``get_model_vars_dataframe``
-    and ``get_agenttype_vars_dataframe`` give the same frames, value for value); only
-    :meth:`collect` differs. Attribute reporters are read with one :func:`operator.attrgetter`
-    per table and the layer metrics straight from the model's ``layer_stats``, where Mesa
-    calls and deep-copies some 50 reporters one by one (about a tenth of a small run's month).
-    The first collection is Mesa's, which validates every reporter.
+    Reporters, stored records and data frames are Mesa's own (``model_vars``,
+    ``get_model_vars_dataframe`` and ``get_agenttype_vars_dataframe`` give the same values);
+    only :meth:`collect` differs. Attribute reporters are read with one
+    :func:`operator.attrgetter` per table and the layer metrics straight from the model's
+    ``layer_stats``, where Mesa calls and deep-copies some 50 reporters one by one (about a
+    tenth of a small run's month). A month's values of these reporters are kept as one row,
+    and moved into ``model_vars``' columns when it is read. The first collection is Mesa's,
+    which validates every reporter.
     """
 
     def __init__(
@@ -113,19 +115,23 @@ class MarketDataCollector(mesa.DataCollector):
         model_reporters: dict[str, str | partial] | None = None,
         agenttype_reporters: dict[type, dict[str, str]] | None = None,
     ) -> None:
+        self._rows: list[tuple] = []  # months collected but not yet moved into model_vars
+        self._row_columns: list[list] = []
         super().__init__(model_reporters=model_reporters, agenttype_reporters=agenttype_reporters)
-        self._model_attributes: list[tuple[list, str]] = []
-        self._layer_metrics: list[tuple[list, str, str]] = []
+        attributes, layer_columns = [], []
+        self._layer_metrics: list[tuple[str, str]] = []
         self._model_calls: list[tuple[list, object]] = []
         for name, reporter in (model_reporters or {}).items():
             column = self.model_vars[name]
             if isinstance(reporter, str):
-                self._model_attributes.append((column, reporter))
+                attributes.append(reporter)
+                self._row_columns.append(column)
             elif isinstance(reporter, partial) and reporter.func is layer_metric and not reporter.args:
-                self._layer_metrics.append((column, reporter.keywords["layer"], reporter.keywords["metric"]))
+                self._layer_metrics.append((reporter.keywords["layer"], reporter.keywords["metric"]))
+                layer_columns.append(column)
             else:
                 self._model_calls.append((column, reporter))
-        attributes = [attribute for _, attribute in self._model_attributes]
+        self._row_columns.extend(layer_columns)
         self._read_model = attrgetter(*attributes) if len(attributes) > 1 else None  # a tuple of values, read at once
         self._agent_getters = {
             agent_type: attrgetter(*reporters.values())
@@ -133,16 +139,29 @@ class MarketDataCollector(mesa.DataCollector):
             if len(reporters) > 1 and all(isinstance(r, str) for r in reporters.values())
         }
 
+    @property
+    def model_vars(self) -> dict[str, list]:
+        """Each model reporter's values, one per collection (Mesa's ``model_vars``)."""
+        if self._rows:
+            for column, values in zip(self._row_columns, zip(*self._rows, strict=True), strict=True):
+                column.extend(values)
+            self._rows.clear()
+        return self._model_vars
+
+    @model_vars.setter
+    def model_vars(self, value: dict[str, list]) -> None:
+        self._model_vars = value
+
     def collect(self, model: MarketModel) -> None:
         """Record this month's model and agent values (see the class docstring)."""
         if not self._validated or self._read_model is None:
             super().collect(model)
             return
-        self._collection_steps.append(model.time)
-        for (column, _), value in zip(self._model_attributes, kept_all(self._read_model(model)), strict=True):
-            column.append(value)
-        for column, layer, metric in self._layer_metrics:
-            column.append(kept(model.layer_stats[layer][metric]))
+        now = model.time
+        self._collection_steps.append(now)
+        stats = model.layer_stats
+        layers = tuple([stats[layer][metric] for layer, metric in self._layer_metrics])
+        self._rows.append(kept_all(self._read_model(model) + layers))
         for column, reporter in self._model_calls:
             column.append(deepcopy(reporter(model)))
         records = {}
@@ -151,11 +170,10 @@ class MarketDataCollector(mesa.DataCollector):
             if getter is None or agent_type not in model.agent_types:
                 records[agent_type] = list(self._record_agenttype(model, agent_type))
                 continue
-            now = model.time
             records[agent_type] = [
                 (now, agent.unique_id, *kept_all(getter(agent))) for agent in model.agents_by_type[agent_type]
             ]
-        self._agenttype_records[model.time] = records
+        self._agenttype_records[now] = records
 
 
 class MarketModel(mesa.Model):
@@ -209,7 +227,9 @@ class MarketModel(mesa.Model):
         self.clearing_result: ClearingResult | None = None
         self._wage_quantiles: np.ndarray | None = None
         self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
-        self._layer_members = {layer: [s for s in self.suppliers if s.layer is layer] for layer in Layer}
+        self._layer_members_by_name = [
+            (layer.value, [s for s in self.suppliers if s.layer is layer]) for layer in Layer
+        ]
         position = {v: k for k, v in enumerate(self.clearing.upstream_nodes)}
         self._supplier_at = [position[s.name] for s in self.suppliers]
         self._cloud_at = [position[c.name] for c in self.clouds]
@@ -606,16 +626,17 @@ class MarketModel(mesa.Model):
 
     def _update_layer_stats(self) -> None:
         """Each layer's capacity, demand, utilisation, binding flag and capacity-weighted price (the layer metrics)."""
-        for layer, members in self._layer_members.items():
+        binding = self.binding_layers
+        for name, members in self._layer_members_by_name:
             caps = [s.capacity for s in members]
             cap = sum(caps)
-            served = sum(s.served for s in members)
-            weights = [max(c, 1e-12) for c in caps]
-            self.layer_stats[layer.value] = {
+            served = sum([s.served for s in members])
+            weights = [1e-12 if c < 1e-12 else c for c in caps]  # max(c, 1e-12)
+            self.layer_stats[name] = {
                 "capacity": cap,
-                "demand": sum(s.demand for s in members),
+                "demand": sum([s.demand for s in members]),
                 "utilization": served / cap if cap > 0 else 0.0,
-                "binding": int(layer.value in self.binding_layers),
+                "binding": int(name in binding),
                 "price": ordered_dot(weights, [s.price for s in members]) / ordered_sum(weights),
             }
 
