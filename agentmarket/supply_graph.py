@@ -58,6 +58,8 @@ TIE_REL = 1e-12
 """Cuts whose capacities differ by less than this share are taken as equal (float rounding of the sums)."""
 
 
+KIND_PATTERNS_KEPT = 256
+"""How many patterns of the passes' kinds :func:`typed` keeps before it starts afresh."""
 SOURCE_EDGE, SUPPLY_EDGE, BUYER_EDGE = range(3)
 """Kinds of the edges whose flow a month reports (see :meth:`Clearing.edge_plan`)."""
 GIVEN, PLAIN, NUMPY = range(3)
@@ -162,13 +164,24 @@ def first_smallest(totals, tie_rel):
     return value, 0
 
 
-def typed(figures: np.ndarray, kinds: np.ndarray, given: list) -> list[list]:
-    """The passes' figures (rows) as the rules' Python objects: the capacity given, a plain float, or a numpy float."""
-    rows = figures.tolist()
-    width = figures.shape[1]
-    for cell in np.flatnonzero(kinds != PLAIN).tolist():
-        r, k = divmod(cell, width)
-        rows[r][k] = np.float64(rows[r][k]) if kinds[r, k] == NUMPY else given[k]
+def typed(figures: np.ndarray, kinds: np.ndarray, given: list, cells: dict[bytes, list] | None = None) -> list[list]:
+    """The passes' figures (rows) as the rules' Python objects: the capacity given, a plain float, or a numpy float.
+
+    ``cells`` keeps, by the kinds' bytes, where the figures are not numpy floats (the pattern
+    repeats from month to month).
+    """
+    key = kinds.tobytes()
+    where = None if cells is None else cells.get(key)
+    if where is None:
+        width = figures.shape[1]
+        where = [(*divmod(cell, width), int(kinds.flat[cell]) == PLAIN) for cell in np.flatnonzero(kinds != NUMPY)]
+        if cells is not None:
+            if len(cells) >= KIND_PATTERNS_KEPT:
+                cells.clear()
+            cells[key] = where
+    rows = [list(row) for row in figures]  # numpy floats, the passes' usual kind
+    for r, k, plain in where:
+        rows[r][k] = float(rows[r][k]) if plain else given[k]
     return rows
 
 
@@ -365,6 +378,7 @@ class Clearing:
         )
         self._cloud_nodes = np.array([pos[c] for c in clouds], dtype=np.int64)  # each cloud's position among the nodes
         self._edge_plan = self.edge_plan()
+        self._kind_cells: dict[bytes, list] = {}  # see typed()
 
     def edge_plan(self) -> list[tuple[tuple[str, str], int, int, int]]:
         """The edges whose flow a month reports, in the order the pass along the flow meets them.
@@ -424,7 +438,7 @@ class Clearing:
         figures, kinds, passed = pro_rata_passes(
             np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count
         )
-        asked, served, available = typed(figures, kinds, given)
+        asked, served, available = typed(figures, kinds, given, self._kind_cells)
         contract, spot = ration(figures[1][self._cloud_nodes], contract_req, spot_req)
         requested = float(np.add.reduce(requests, axis=None))
         max_flow, binding = requested, set()
