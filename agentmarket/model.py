@@ -523,9 +523,7 @@ class MarketModel(mesa.Model):
         self.max_flow = result.max_flow
         self.clearing_result = result
         self.compute_requested = result.requested
-        self.compute_served = float(
-            np.add.reduce(result.contract_served, axis=None) + np.add.reduce(result.spot_served, axis=None)
-        )
+        self.compute_served = result.served_total
         return result
 
     def request_contracts(

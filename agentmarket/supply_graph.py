@@ -149,6 +149,29 @@ def pro_rata_passes(
 
 
 @njit(cache=True, nogil=True)
+def table_sum(a):
+    """``np.add.reduce(a, axis=None)`` of a 2-D array, to the last bit (its values in C order, summed as numpy does)."""
+    flat = np.empty(a.size)
+    k = 0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            flat[k] = a[i, j]
+            k += 1
+    return numpy_sum(flat, 0, flat.size)
+
+
+@njit(cache=True, nogil=True)
+def asked_of_clouds(contract_req, spot_req):
+    """What buyers ask of each cloud (contracts plus spot, clouds x buyers), its row sums and its total, as numpy sums them."""
+    requests = contract_req + spot_req
+    n_buyers = requests.shape[1]
+    cloud_asked = np.empty(requests.shape[0])
+    for i in range(requests.shape[0]):
+        cloud_asked[i] = numpy_sum(requests[i], 0, n_buyers)
+    return requests, cloud_asked, table_sum(requests)
+
+
+@njit(cache=True, nogil=True)
 def first_smallest(totals, tie_rel):
     """``totals.min()`` (nan if any is) and the first index within ``tie_rel`` of it (0 if none is)."""
     value = totals[0]
@@ -312,6 +335,7 @@ class ClearingResult:
     binding_nodes: set[str] = field(default_factory=set)
     edge_plan: list[tuple[tuple[str, str], int, int, int]] = field(default_factory=list)
     passed: list[float] = field(default_factory=list)  # compute passed along each supply edge, by edge index
+    served_total: float = 0.0  # compute served to all buyers (accelerators)
 
     @cached_property
     def node_served(self) -> dict[str, float]:
@@ -433,21 +457,20 @@ class Clearing:
         """
         nodes = self.upstream_nodes
         given = [capacity[v] for v in nodes]
-        requests = contract_req + spot_req
-        cloud_asked = np.add.reduce(requests, axis=1)
+        requests, cloud_asked, requested = asked_of_clouds(contract_req, spot_req)
         figures, kinds, passed = pro_rata_passes(
             np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count
         )
         asked, served, available = typed(figures, kinds, given, self._kind_cells)
         contract, spot = ration(figures[1][self._cloud_nodes], contract_req, spot_req)
-        requested = float(np.add.reduce(requests, axis=None))
+        served_total = table_sum(contract) + table_sum(spot)
         max_flow, binding = requested, set()
-        if np.add.reduce(contract, axis=None) + np.add.reduce(spot, axis=None) < requested * (1.0 - 1e-12):
+        if served_total < requested * (1.0 - 1e-12):
             max_flow, binding = self.min_cut(capacity, requests)
         # else a feasible flow already meets every request: the maximum flow is the requests, no link binds
         return ClearingResult(
             contract, spot, nodes, served, asked, available, max_flow, requested, binding,
-            self._edge_plan, passed.tolist(),
+            self._edge_plan, passed.tolist(), served_total,
         )  # fmt: skip
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:

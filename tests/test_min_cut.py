@@ -36,7 +36,9 @@ from agentmarket.supply_graph import (
     SOURCE,
     Clearing,
     CutCandidates,
+    asked_of_clouds,
     build_supply_graph,
+    table_sum,
 )
 
 CAPACITATED = ("supplier", "cloud")
@@ -269,6 +271,20 @@ def test_compiled_sums_are_numpy_sums_to_the_last_bit(values, offset):
     padded = np.array([1.0] * offset + values + [2.0])
     got = numpy_sum(padded, offset, len(values))
     assert struct.pack("<d", got) == struct.pack("<d", np.sum(np.array(values)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 14), st.data())
+def test_the_requests_sums_are_numpys_to_the_last_bit(clouds, buyers, data):
+    figure = st.floats(0.0, 1e12) | st.floats(0.0, 1e-6)
+    table = st.lists(figure, min_size=clouds * buyers, max_size=clouds * buyers)
+    contract = np.array(data.draw(table)).reshape(clouds, buyers)
+    spot = np.array(data.draw(table)).reshape(clouds, buyers)
+    requests, cloud_asked, requested = asked_of_clouds(contract, spot)
+    assert np.array_equal(requests, contract + spot)
+    assert cloud_asked.tolist() == np.add.reduce(contract + spot, axis=1).tolist()
+    assert requested == float(np.add.reduce(contract + spot, axis=None))
+    assert table_sum(spot) == np.add.reduce(spot, axis=None)
 
 
 @settings(max_examples=200, deadline=None)
