@@ -9,6 +9,7 @@ month's market conditions.
 from __future__ import annotations
 
 import math
+import warnings
 
 import mesa
 import networkx as nx
@@ -278,3 +279,12 @@ def test_the_roi_gate_is_one_half_at_its_threshold_and_symmetric_in_log_return(t
     assert gate[0] == pytest.approx(0.5, rel=1e-12)
     assert gate[1] == pytest.approx(1.0 / (1.0 + math.exp(-1.0)), rel=1e-12), "one spread above: logistic(1)"
     assert gate[1] + gate[2] == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize(("threshold", "spread"), [(0.0, 0.6), (1.5, 5e-324), (1e-300, 1e-300), (1e4, 10.0)])
+def test_the_roi_gate_warns_of_nothing_at_the_edges_of_its_parameters(threshold, spread):
+    roi = np.array([0.0, 1e-12, 1.0, 1e308, np.inf, np.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        gate = gate_roi(roi, threshold, spread)
+    assert np.all((gate[:-1] >= 0.0) & (gate[:-1] <= 1.0)) and np.isnan(gate[-1])

@@ -87,9 +87,17 @@ def draw_gumbel(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def gate_roi(roi: np.ndarray, threshold: float, spread: float) -> np.ndarray:
-    """Willingness to adopt at a given return: a logistic in log return, 1/2 at ``threshold``."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # clipped below
+    """Willingness to adopt at a given return: a logistic in log return, 1/2 at ``threshold``.
+
+    With a positive threshold and a spread of at least 1e-300 no step can divide by zero or
+    overflow (a log return is within about +-1,500), so numpy's error state is left alone;
+    otherwise its warnings are silenced, as the result is clipped.
+    """
+    if threshold > 0 and spread >= 1e-300:
         z = (np.log(np.maximum(roi, 1e-12)) - np.log(threshold)) / spread
+    else:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            z = (np.log(np.maximum(roi, 1e-12)) - np.log(threshold)) / spread
     return 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(z, -50.0), 50.0)))
 
 
