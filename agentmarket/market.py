@@ -372,6 +372,9 @@ OBSERVED_CONDITIONS = property(
 """An agent's ``conditions``: the model's snapshot of the month, read in one C call (agents read it often)."""
 
 
+_CLOUD_PRICES_UNSET = {"base_price_usd_per_acc_month": math.nan, "contract_price_usd_per_acc_month": math.nan}
+
+
 @dataclass(frozen=True)
 class MarketConditions:
     """What every agent may know of the market in one month; built by the model, read by agents.
@@ -452,7 +455,7 @@ class MarketConditions:
             costs[Layer.MEMORY],
             costs[Layer.PACKAGING],
         )
-        return cls(
+        return cls.of(
             month=month,
             start_month=params.start_index,
             years_elapsed=years,
@@ -468,6 +471,17 @@ class MarketConditions:
             ),
             list_base_price_usd_per_acc_month=list_base_price(start_base_price, deflator),
         )
+
+    @classmethod
+    def of(cls, **fields: object) -> MarketConditions:
+        """Conditions with these fields (the two cloud prices NaN unless given), without the frozen ``__init__``'s cost.
+
+        The model builds one a month; the checks of the frozen dataclass's ``__init__`` (one
+        ``object.__setattr__`` per field) cost more than the month's arithmetic that fills them.
+        """
+        new = object.__new__(cls)
+        new.__dict__.update(_CLOUD_PRICES_UNSET, **fields)
+        return new
 
     def with_cloud_prices(
         self, base_price_usd_per_acc_month: float, contract_price_usd_per_acc_month: float

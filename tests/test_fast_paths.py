@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import mesa
 import numpy as np
 import pandas as pd
@@ -14,7 +17,15 @@ from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.contracts import Contract, ContractBook
 from agentmarket.agents.developers import DeveloperState
 from agentmarket.agents.labs import LabAgent
-from agentmarket.market import clamp, column_sums, ordered_dot, ordered_mean, ordered_sum, settle_compute
+from agentmarket.market import (
+    MarketConditions,
+    clamp,
+    column_sums,
+    ordered_dot,
+    ordered_mean,
+    ordered_sum,
+    settle_compute,
+)
 from agentmarket.model import MarketModel, linear_quantiles
 from agentmarket.network import PeerNetwork
 from agentmarket.params import NetworkKind
@@ -244,3 +255,12 @@ def test_the_contract_book_reads_as_the_rules_over_its_contracts_written_plainly
     assert book.bound_usd(first, last) == bound and type(book.bound_usd(first, last)) is type(bound)
     book.drop_ended(month)
     assert list(book) == [c for c in contracts if c.end > month], "the running contracts, in the order signed"
+
+
+def test_conditions_built_without_the_frozen_init_are_the_dataclass_it_would_build():
+    model = MarketModel(load_scenario("baseline", {"simulation.developer_agents": 50}), rng=0)
+    model.run(3)
+    built = model.observe_market()
+    assert set(vars(built)) == {f.name for f in dataclasses.fields(MarketConditions)}, "every field, no other"
+    assert dataclasses.replace(built) == built
+    assert math.isnan(built.base_price_usd_per_acc_month), "cloud prices are set after the cloud phase"
