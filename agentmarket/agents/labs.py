@@ -15,7 +15,6 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 import mesa
-import numpy as np
 
 from agentmarket.agents.contracts import Contract, ContractBook
 from agentmarket.market import (
@@ -497,8 +496,7 @@ class LabAgent(mesa.Agent):
             return
         scale = None if need >= total else need / total
         for (index, cloud), offer in zip(self.sellers, offers, strict=True):
-            # a numpy scalar, as the contracts have always held: Python's sum adds plain floats with compensation
-            acc = np.float64(offer if scale is None else offer * scale)
+            acc = offer if scale is None else offer * scale
             if acc <= 0:
                 continue
             cloud.book_capacity(start, months, acc)
