@@ -172,6 +172,24 @@ def asked_of_clouds(contract_req, spot_req):
 
 
 @njit(cache=True, nogil=True)
+def cut_weights(cap, requests, buyer_edges):
+    """The cut candidates' weights: each node's capacity (at least 0, as ``max(c, 0.0)``), then each cloud's demand.
+
+    A cloud's demand is what its buyers with an edge from it ask of it, summed as numpy sums a row.
+    """
+    n, (n_clouds, n_buyers) = cap.size, requests.shape
+    weights = np.empty(n + n_clouds)
+    for k in range(n):
+        weights[k] = 0.0 if cap[k] < 0.0 else cap[k]
+    row = np.empty(n_buyers)
+    for i in range(n_clouds):
+        for j in range(n_buyers):
+            row[j] = requests[i, j] if buyer_edges[i, j] else 0.0
+        weights[n + i] = numpy_sum(row, 0, n_buyers)
+    return weights
+
+
+@njit(cache=True, nogil=True)
 def first_smallest(totals, tie_rel):
     """``totals.min()`` (nan if any is) and the first index within ``tie_rel`` of it (0 if none is)."""
     value = totals[0]
@@ -458,15 +476,17 @@ class Clearing:
         nodes = self.upstream_nodes
         given = [capacity[v] for v in nodes]
         requests, cloud_asked, requested = asked_of_clouds(contract_req, spot_req)
-        figures, kinds, passed = pro_rata_passes(
-            np.array(given, dtype=np.float64), cloud_asked, *self._topology, self._edge_count
-        )
+        cap = np.array(given, dtype=np.float64)
+        figures, kinds, passed = pro_rata_passes(cap, cloud_asked, *self._topology, self._edge_count)
         asked, served, available = typed(figures, kinds, given, self._kind_cells)
         contract, spot = ration(figures[1][self._cloud_nodes], contract_req, spot_req)
         served_total = table_sum(contract) + table_sum(spot)
         max_flow, binding = requested, set()
         if served_total < requested * (1.0 - 1e-12):
-            max_flow, binding = self.min_cut(capacity, requests)
+            if self.cuts.crossing is None:
+                max_flow, binding = self.networkx_min_cut(capacity, requests)
+            else:
+                max_flow, binding = self.compiled_min_cut(cap, requests, requested)
         # else a feasible flow already meets every request: the maximum flow is the requests, no link binds
         return ClearingResult(
             contract, spot, nodes, served, asked, available, max_flow, requested, binding,
@@ -477,10 +497,13 @@ class Clearing:
         """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""
         if self.cuts.crossing is None:
             return self.networkx_min_cut(capacity, requests)
-        demand = np.add.reduce(np.where(self.buyer_edges, requests, 0.0), axis=1).tolist()
-        weights = np.array([max(capacity[v], 0.0) for v in self.upstream_nodes] + demand)
-        value, crossed = self.cuts.min_cut(weights)
-        if value >= np.add.reduce(requests, axis=None) * (1 - 1e-9):
+        cap = np.array([capacity[v] for v in self.upstream_nodes], dtype=np.float64)
+        return self.compiled_min_cut(cap, requests, float(np.add.reduce(requests, axis=None)))
+
+    def compiled_min_cut(self, cap: np.ndarray, requests: np.ndarray, requested: float) -> tuple[float, set[str]]:
+        """:meth:`min_cut` from the nodes' capacities as an array (in ``upstream_nodes`` order) and the requests' total."""
+        value, crossed = self.cuts.min_cut(cut_weights(cap, requests, self.buyer_edges))
+        if value >= requested * (1 - 1e-9):
             return value, set()
         return value, {v for v, cut in zip(self.upstream_nodes, crossed, strict=True) if cut}
 
