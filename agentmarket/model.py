@@ -21,6 +21,7 @@ from operator import attrgetter
 
 import mesa
 import numpy as np
+from numba import njit
 
 from agentmarket.agents.clouds import CloudAgent, ration_clouds, spot_demand_share
 from agentmarket.agents.developers import Channel, DeveloperPopulation, Offer
@@ -33,6 +34,7 @@ from agentmarket.market import (
     decaying_growth,
     month_index,
     month_label,
+    numpy_sum,
     ordered_dot,
     ordered_sum,
     settle_compute,
@@ -95,6 +97,99 @@ def kept_all(values: tuple) -> tuple:
     if PLAIN_TYPES.issuperset(map(type, values)):
         return values
     return tuple(map(kept, values))
+
+
+@njit(cache=True, nogil=True)
+def route_spot(spot_req, buyer, amount, reference, limit, sellers, clouds, spare):
+    """Ask the clouds that sell to ``buyer`` (mask ``sellers``) for ``amount`` of spot compute, pro rata to their spare places.
+
+    The buyer takes all of it from a cloud priced at or below ``reference`` (USD/acc-month),
+    less as the price rises, and none at ``limit``. ``clouds`` rows are each cloud's places,
+    contract price, bookings this month and spot price; ``spare`` is scratch. Sums are numpy's,
+    to the last bit.
+    """
+    if amount <= 0:
+        return
+    n = 0
+    for i in range(sellers.size):
+        if sellers[i]:
+            room = clouds[i, 0] - clouds[i, 2]
+            spare[n] = 0.0 if room < 0.0 else room  # max(room, 0.0)
+            n += 1
+    if n == 0:
+        return
+    total = numpy_sum(spare, 0, n)
+    if total <= 0:
+        n = 0
+        for i in range(sellers.size):
+            if sellers[i]:
+                spare[n] = 1e-9 if clouds[i, 0] < 1e-9 else clouds[i, 0]  # max(places, 1e-9)
+                n += 1
+        total = numpy_sum(spare, 0, n)
+    k = 0
+    for i in range(sellers.size):
+        if sellers[i]:
+            take = spot_demand_share(clouds[i, 3], reference, limit)
+            spot_req[i, buyer] += amount * take * spare[k] / total
+            k += 1
+
+
+@njit(cache=True, nogil=True)
+def route_requests(
+    active, demand, reference, spot_limit, owned, booked, value, clouds, spot_seller, other_demand, other_reference,
+    other_limit,
+):  # fmt: skip
+    """Each buyer's requests to each cloud (clouds x buyers; the labs, then other AI buyers), and the contracts' value.
+
+    An active lab runs on its own fleet (``owned``) first, then on its contracts with open
+    clouds pro rata to what it booked with each (``booked``, ``value``: lab x cloud, accelerators
+    and USD/month); what its contracts leave of its ``demand`` it asks at spot
+    (:func:`route_spot`, up to ``spot_limit``), as do other AI buyers for ``other_demand``.
+    ``clouds`` rows: places, contract price, this month's bookings, spot price. Sums are
+    numpy's (:func:`~agentmarket.market.ordered_sum`), to the last bit.
+    """
+    n_labs, n_clouds = booked.shape
+    contract_req = np.zeros((n_clouds, n_labs + 1))
+    spot_req = np.zeros((n_clouds, n_labs + 1))
+    contract_value = np.zeros((n_clouds, n_labs + 1))
+    acc = np.empty(n_clouds)
+    usd = np.empty(n_clouds)
+    part = np.empty(n_clouds)
+    for j in range(n_labs):
+        if not active[j]:
+            continue
+        for i in range(n_clouds):
+            acc[i] = booked[j, i]
+            usd[i] = value[j, i]
+            if owned[j, i]:
+                acc[i] += clouds[i, 0]
+                usd[i] += clouds[i, 0] * clouds[i, 1]
+        n = 0
+        for i in range(n_clouds):
+            if owned[j, i]:
+                part[n] = acc[i]
+                n += 1
+        own_booked = numpy_sum(part, 0, n)
+        on_own = own_booked if own_booked < demand[j] else demand[j]  # min(demand, own_booked)
+        own_share = on_own / own_booked if on_own > 0 else 0.0
+        rest = demand[j] - on_own
+        n = 0
+        for i in range(n_clouds):
+            if not owned[j, i]:
+                part[n] = acc[i]
+                n += 1
+        others_booked = numpy_sum(part, 0, n)
+        others_share = 0.0
+        if others_booked > 0:
+            others_share = 1.0 if rest >= others_booked else rest / others_booked
+        for i in range(n_clouds):
+            contract_req[i, j] = acc[i] * (own_share if owned[j, i] else others_share)
+            contract_value[i, j] = usd[i]
+        left = demand[j] - numpy_sum(acc, 0, n_clouds)
+        shortfall = left if left > 0.0 else 0.0  # max(0.0, left)
+        route_spot(spot_req, j, shortfall, reference[j], spot_limit[j], spot_seller[j], clouds, part)
+    route_spot(spot_req, n_labs, other_demand, other_reference, other_limit, spot_seller[n_labs], clouds, part)
+    return contract_req, spot_req, contract_value
 
 
 class MarketDataCollector(mesa.DataCollector):
@@ -205,10 +300,16 @@ class MarketModel(mesa.Model):
         self.lab_names = [lab.name for lab in self.labs]
         self.plan_names = sorted({plan for lab in p.labs.values() for plan in lab.plans})
         self.clearing = Clearing(self.graph, [c.name for c in self.clouds], [*self.lab_names, OTHER_AI])
-        self._spot_sellers = [
-            [i for i, c in enumerate(self.clouds) if self.clearing.buyer_edges[i, buyer] and not c.owner]
-            for buyer in range(len(self.lab_names) + 1)
-        ]
+        self._spot_seller = np.array(
+            [
+                [bool(self.clearing.buyer_edges[i, buyer]) and not c.owner for i, c in enumerate(self.clouds)]
+                for buyer in range(len(self.lab_names) + 1)
+            ],
+            dtype=np.bool_,
+        ).reshape(len(self.lab_names) + 1, len(self.clouds))  # buyer x cloud: the clouds that sell the buyer spot
+        self._owned_by = np.array(
+            [[c.owner == lab for c in self.clouds] for lab in self.lab_names], dtype=np.bool_
+        ).reshape(len(self.lab_names), len(self.clouds))  # lab x cloud: the lab's own fleet
 
         self._plan_caps = self.plan_caps()
         self.developers = DeveloperPopulation(self, self.lab_names, self.plan_names)
@@ -486,33 +587,34 @@ class MarketModel(mesa.Model):
 
     def clear_market(self) -> ClearingResult:
         """Requests to each cloud (contracts, then spot), the allocation, and the binding layers."""
-        n_c, n_b = len(self.clouds), len(self.labs) + 1
-        contract_req = [[0.0] * n_b for _ in range(n_c)]
-        spot_req = [[0.0] * n_b for _ in range(n_c)]
-        contract_value = [[0.0] * n_b for _ in range(n_c)]
-        for j, lab in enumerate(self.labs):
-            if not lab.active:
-                continue
-            shortfall = self.request_contracts(lab, j, contract_req, contract_value)
-            reference = lab.contract_price_now
-            self._route_spot(spot_req, j, shortfall, reference, lab.spec.max_spot_multiple * reference)
+        labs, clouds, month = self.labs, self.clouds, self.month
         other = self.params.market
         self.other_ai_demand = other.other_ai_demand_acc * decaying_growth(
             self.conditions.years_elapsed, other.other_ai_growth_per_year, other.other_ai_growth_half_life_years
         )
-        self._route_spot(
-            spot_req,
-            n_b - 1,
-            self.other_ai_demand,
-            self.conditions.base_price_usd_per_acc_month,
-            other.other_ai_max_price_usd_per_acc_month,
+        reference = [lab.contract_price_now for lab in labs]
+        booked, value = zip(*[lab.month_contracts_by_cloud() for lab in labs], strict=True) if labs else ((), ())
+        contract_req, spot_req, self._contract_value = route_requests(
+            np.array([lab.active for lab in labs], dtype=np.bool_),
+            np.array([lab.demand for lab in labs], dtype=np.float64),
+            np.array(reference, dtype=np.float64),
+            np.array(
+                [lab.spec.max_spot_multiple * r for lab, r in zip(labs, reference, strict=True)], dtype=np.float64
+            ),
+            self._owned_by,
+            np.array(booked, dtype=np.float64).reshape(len(labs), len(clouds)),
+            np.array(value, dtype=np.float64).reshape(len(labs), len(clouds)),
+            np.array([[c.capacity, c.contract_price, c.booked(month), c.spot_price] for c in clouds], dtype=np.float64),
+            self._spot_seller,
+            float(self.other_ai_demand),
+            float(self.conditions.base_price_usd_per_acc_month),
+            float(other.other_ai_max_price_usd_per_acc_month),
         )
+        self._contract_req = contract_req
 
         capacity = {s.name: s.supports_acc for s in self.suppliers}
         capacity.update({c.name: c.capacity for c in self.clouds})
-        self._contract_value = np.array(contract_value)
-        self._contract_req = np.array(contract_req)
-        result = self.clearing.clear(capacity, self._contract_req, np.array(spot_req), ration_clouds)
+        result = self.clearing.clear(capacity, contract_req, spot_req, ration_clouds)
         asked, served, binding = result.asked, result.served, result.binding_nodes
         for s, k in zip(self.suppliers, self._supplier_at, strict=True):
             s.record_flow(asked[k], served[k], s.name in binding)
@@ -525,56 +627,6 @@ class MarketModel(mesa.Model):
         self.compute_requested = result.requested
         self.compute_served = result.served_total
         return result
-
-    def request_contracts(
-        self, lab: LabAgent, j: int, contract_req: list[list[float]], contract_value: list[list[float]]
-    ) -> float:
-        """Fill column ``j`` (the lab) of the contract requests and their value; return the demand left for spot.
-
-        The lab runs on its own fleet first, then on its contracts with open clouds pro rata
-        to what it booked with each (accelerators; value in USD/month at the contracts'
-        prices). Rows are clouds. The sums are taken term by term, as numpy sums short columns.
-        """
-        clouds = self.clouds
-        booked, value = lab.month_contracts_by_cloud()
-        own = [i for i, c in enumerate(clouds) if c.owner == lab.name]
-        for i in own:
-            booked[i] += clouds[i].capacity
-            value[i] += clouds[i].capacity * clouds[i].contract_price
-        others = [i for i, c in enumerate(clouds) if c.owner != lab.name]
-        own_booked = ordered_sum([booked[i] for i in own])
-        on_own = min(lab.demand, own_booked)
-        own_share = on_own / own_booked if on_own > 0 else 0.0
-        rest, others_booked = lab.demand - on_own, ordered_sum([booked[i] for i in others])
-        others_share = (1.0 if rest >= others_booked else rest / others_booked) if others_booked > 0 else 0.0
-        for i in range(len(clouds)):
-            contract_req[i][j] = booked[i] * (own_share if i in own else others_share)
-            contract_value[i][j] = value[i]
-        return max(0.0, lab.demand - ordered_sum(booked))
-
-    def _route_spot(
-        self, spot_req: list[list[float]], buyer: int, amount: float, reference: float, limit: float
-    ) -> None:
-        """Ask the clouds that sell to ``buyer`` for spot compute, pro rata to their spare places.
-
-        The buyer takes all of ``amount`` from a cloud priced at or below ``reference``
-        (USD/acc-month), less as the price rises, and none at ``limit``. ``spot_req`` rows
-        are clouds, columns buyers (accelerators).
-        """
-        if amount <= 0:
-            return
-        sellers = self._spot_sellers[buyer]
-        if not sellers:
-            return
-        month = self.month
-        spare = [max(self.clouds[i].capacity - self.clouds[i].booked(month), 0.0) for i in sellers]
-        total = ordered_sum(spare)
-        if total <= 0:
-            spare = [max(self.clouds[i].capacity, 1e-9) for i in sellers]
-            total = ordered_sum(spare)
-        for i, room in zip(sellers, spare, strict=True):
-            take = spot_demand_share(self.clouds[i].spot_price, reference, limit)
-            spot_req[i][buyer] += amount * take * room / total
 
     def settle_books(self, result: ClearingResult) -> None:
         """Money changes hands: developers to labs, labs and other AI buyers to clouds.

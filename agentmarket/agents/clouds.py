@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from agentmarket.model import MarketModel
 
 
+@njit(cache=True, nogil=True)
 def spot_demand_share(price: float, reference: float, limit: float) -> float:
     """Share of a spot need bought at ``price``: all up to ``reference``, falling to none at ``limit``."""
     if price <= reference:
