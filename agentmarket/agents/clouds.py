@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 
 
 @njit(cache=True, nogil=True)
+def add_to_months(booked, first, months, acc):
+    """Add ``acc`` to ``booked[first:first + months]`` (a contract's accelerators in each of its months)."""
+    for t in range(first, first + months):
+        booked[t] += acc
+
+
+@njit(cache=True, nogil=True)
 def spot_demand_share(price: float, reference: float, limit: float) -> float:
     """Share of a spot need bought at ``price``: all up to ``reference``, falling to none at ``limit``."""
     if price <= reference:
@@ -249,7 +256,7 @@ class CloudAgent(mesa.Agent):
             grown = np.zeros(max(2 * self.booked_acc.size, first + months))
             grown[: self.booked_acc.size] = self.booked_acc
             self.booked_acc = grown
-        self.booked_acc[first : first + months] += acc
+        add_to_months(self.booked_acc, first, months, acc)
 
     def update_forecast(self) -> None:
         """Holt's linear smoothing of the compute asked of this cloud (accelerators)."""
