@@ -209,13 +209,9 @@ def settle_compute(value, contract_served, spot_served, asked, spot_price):
             paid[i, j] = value[i, j] * fill + spot_served[i, j] * spot_price[i]
             spot_paid[i, j] = spot_served[i, j] * spot_price[i]
         revenue[i] = numpy_sum(paid[i], 0, n_buyers)
-    last = n_buyers - 1
-    other_served = np.empty(n_clouds)
-    for i in range(n_clouds):
-        other_served[i] = contract_served[i, last] + spot_served[i, last]
-    other_ai_served = numpy_sum(other_served, 0, n_clouds)
-    other_ai_paid = ordered_column(paid, last)
     served = contract_served + spot_served
+    other_ai_served = ordered_column(served, n_labs)
+    other_ai_paid = ordered_column(paid, n_labs)
     lab_served = column_sums(served, n_labs)
     asked_by = column_sums(asked, n_buyers)
     fill = np.empty(n_labs)
@@ -372,9 +368,6 @@ OBSERVED_CONDITIONS = property(
 """An agent's ``conditions``: the model's snapshot of the month, read in one C call (agents read it often)."""
 
 
-_CLOUD_PRICES_UNSET = {"base_price_usd_per_acc_month": math.nan, "contract_price_usd_per_acc_month": math.nan}
-
-
 @dataclass(frozen=True)
 class MarketConditions:
     """What every agent may know of the market in one month; built by the model, read by agents.
@@ -480,7 +473,7 @@ class MarketConditions:
         ``object.__setattr__`` per field) cost more than the month's arithmetic that fills them.
         """
         new = object.__new__(cls)
-        new.__dict__.update(_CLOUD_PRICES_UNSET, **fields)
+        new.__dict__.update(_FIELD_DEFAULTS, **fields)
         return new
 
     def with_cloud_prices(
@@ -500,3 +493,9 @@ class MarketConditions:
         return dataclasses.replace(
             self, list_base_price_usd_per_acc_month=list_base_price(start_base_price, self.hardware_deflator)
         )
+
+
+_FIELD_DEFAULTS = {
+    f.name: f.default for f in dataclasses.fields(MarketConditions) if f.default is not dataclasses.MISSING
+}
+"""The fields :meth:`MarketConditions.of` leaves at their defaults unless given (the cloud prices, NaN)."""

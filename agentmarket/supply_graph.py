@@ -205,21 +205,20 @@ def first_smallest(totals, tie_rel):
     return value, 0
 
 
-def typed(figures: np.ndarray, kinds: np.ndarray, given: list, cells: dict[bytes, list] | None = None) -> list[list]:
+def typed(figures: np.ndarray, kinds: np.ndarray, given: list, cells: dict[bytes, list]) -> list[list]:
     """The passes' figures (rows) as the rules' Python objects: the capacity given, a plain float, or a numpy float.
 
     ``cells`` keeps, by the kinds' bytes, where the figures are not numpy floats (the pattern
     repeats from month to month).
     """
     key = kinds.tobytes()
-    where = None if cells is None else cells.get(key)
+    where = cells.get(key)
     if where is None:
         width = figures.shape[1]
         where = [(*divmod(cell, width), int(kinds.flat[cell]) == PLAIN) for cell in np.flatnonzero(kinds != NUMPY)]
-        if cells is not None:
-            if len(cells) >= KIND_PATTERNS_KEPT:
-                cells.clear()
-            cells[key] = where
+        if len(cells) >= KIND_PATTERNS_KEPT:
+            cells.clear()
+        cells[key] = where
     rows = [list(row) for row in figures]  # numpy floats, the passes' usual kind
     for r, k, plain in where:
         rows[r][k] = float(rows[r][k]) if plain else given[k]
@@ -483,10 +482,7 @@ class Clearing:
         served_total = table_sum(contract) + table_sum(spot)
         max_flow, binding = requested, set()
         if served_total < requested * (1.0 - 1e-12):
-            if self.cuts.crossing is None:
-                max_flow, binding = self.networkx_min_cut(capacity, requests)
-            else:
-                max_flow, binding = self.compiled_min_cut(cap, requests, requested)
+            max_flow, binding = self.cut_of(capacity, cap, requests, requested)
         # else a feasible flow already meets every request: the maximum flow is the requests, no link binds
         return ClearingResult(
             contract, spot, nodes, served, asked, available, max_flow, requested, binding,
@@ -495,13 +491,15 @@ class Clearing:
 
     def min_cut(self, capacity: dict[str, float], requests: np.ndarray) -> tuple[float, set[str]]:
         """Maximum flow value and the capacitated nodes on networkx's minimum cut (see the module docstring)."""
+        cap = np.array([capacity[v] for v in self.upstream_nodes], dtype=np.float64)
+        return self.cut_of(capacity, cap, requests, float(np.add.reduce(requests, axis=None)))
+
+    def cut_of(
+        self, capacity: dict[str, float], cap: np.ndarray, requests: np.ndarray, requested: float
+    ) -> tuple[float, set[str]]:
+        """:meth:`min_cut`, given also the capacities as an array (in ``upstream_nodes`` order) and the requests' total."""
         if self.cuts.crossing is None:
             return self.networkx_min_cut(capacity, requests)
-        cap = np.array([capacity[v] for v in self.upstream_nodes], dtype=np.float64)
-        return self.compiled_min_cut(cap, requests, float(np.add.reduce(requests, axis=None)))
-
-    def compiled_min_cut(self, cap: np.ndarray, requests: np.ndarray, requested: float) -> tuple[float, set[str]]:
-        """:meth:`min_cut` from the nodes' capacities as an array (in ``upstream_nodes`` order) and the requests' total."""
         value, crossed = self.cuts.min_cut(cut_weights(cap, requests, self.buyer_edges))
         if value >= requested * (1 - 1e-9):
             return value, set()

@@ -47,11 +47,8 @@ class SupplierAgent(mesa.Agent):
             1.0 - 1.0 / self.model.params.hardware.lifetime_months
         )  # of a fleet, still in service next month
         self.installed_capacity = self.spec.capacity
-        self._capacity_key: tuple = (
-            None,
-            None,
-            None,
-        )  # the month's conditions and installed capacity, and its capacity
+        # the conditions and installed capacity the capacity was last computed for, and that capacity
+        self._capacity_key: tuple = (None, None, None)
         self.pipeline = initial_pipeline(
             self.model.params.start_index, self.spec.lead_months, self.spec.capacity, self.spec.pipeline_growth_per_year
         )
