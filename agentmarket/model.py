@@ -654,7 +654,7 @@ class MarketModel(mesa.Model):
             lab.clients_over_100m = int(month.clients_over[j])
         self._wage_quantiles = None
         self.developer_payments = float(dev.payments_usd())
-        adopters = dev.adopter_count()
+        adopters = dev.holder_count()
         self.adopters = float(adopters * dev.weight)
         self.adoption_share = adopters / dev.n
         self.agent_work_share = float(month.work_share.sum())

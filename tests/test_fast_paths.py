@@ -264,3 +264,14 @@ def test_conditions_built_without_the_frozen_init_are_the_dataclass_it_would_bui
     assert set(vars(built)) == {f.name for f in dataclasses.fields(MarketConditions)}, "every field, no other"
     assert dataclasses.replace(built) == built
     assert math.isnan(built.base_price_usd_per_acc_month), "cloud prices are set after the cloud phase"
+
+
+@pytest.mark.parametrize("scenario", ["baseline", "vertical-integration"])
+def test_a_clouds_kept_expected_capacity_is_its_places_and_the_builds_due_written_plainly(scenario):
+    model = MarketModel(load_scenario(scenario, {"simulation.developer_agents": 50, "simulation.months": 30}), rng=0)
+    for _ in range(30):
+        model.step()
+        for cloud in model.clouds:
+            for month in range(model.month - 2, model.month + 30):
+                plain = cloud.capacity + sum(q for t, q in cloud.pipeline if t <= month)
+                assert cloud.expected_capacity(month) == plain, (cloud.name, model.month, month)

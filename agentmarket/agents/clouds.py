@@ -109,10 +109,10 @@ class CloudAgent(mesa.Agent):
         self.capex = 0.0
         self.forecast_level = 0.0
         self.forecast_trend = 0.0
-        self._expected: dict[int, float] = {}  # expected_capacity's answers, by month, while the stamp holds
-        self._expected_stamp: tuple | None = None  # places and builds when those answers were given
-        self._arrivals: list[int] = []  # the builds' months and amounts, while the stamp holds
+        self._expected: dict[int, float] = {}  # expected_capacity's answers, by month, until places or builds change
+        self._arrivals: list[int] = []  # the builds' months and amounts, as the pipeline holds them
         self._builds: list[float] | None = None  # None when the builds are not in the order they arrive
+        self.forget_expected()
 
     conditions = OBSERVED_CONDITIONS
 
@@ -151,8 +151,12 @@ class CloudAgent(mesa.Agent):
 
     def receive_builds(self) -> None:
         """Places ordered ``build_lead_months`` ago come into service."""
+        arrived = False
         while self.pipeline and self.pipeline[0][0] <= self.conditions.month:
             self.capacity += self.pipeline.popleft()[1]
+            arrived = True
+        if arrived:
+            self.forget_expected()
 
     def set_prices(self) -> None:
         """Cost per accelerator-month from the upstream prices, plus margin and scarcity premium.
@@ -210,26 +214,29 @@ class CloudAgent(mesa.Agent):
     def expected_capacity(self, month: int) -> float:
         """Places in service by ``month``, counting builds already ordered.
 
-        The labs and the cloud ask for the same few months several times a month; the
-        answers are kept until the places or the builds change. Builds arrive in the order
-        they were ordered, so those due by ``month`` are the first ones, added as Python adds
-        them.
+        The labs and the cloud ask for the same few months several times a month, so the
+        answers are kept until the places or the builds change (:meth:`forget_expected`).
+        Builds arrive in the order they were ordered, so those due by ``month`` are the first
+        ones, added as Python adds them.
         """
-        pipeline = self.pipeline
-        stamp = (self.capacity, len(pipeline), pipeline[0] if pipeline else None, pipeline[-1] if pipeline else None)
-        if stamp != self._expected_stamp:
-            self._expected_stamp = stamp
-            self._expected.clear()
-            self._arrivals = [t for t, _ in pipeline]
-            self._builds = [q for _, q in pipeline] if self._arrivals == sorted(self._arrivals) else None
         expected = self._expected.get(month)
         if expected is None:
             if self._builds is None:
-                due = sum(q for t, q in pipeline if t <= month)
+                due = sum(q for t, q in self.pipeline if t <= month)
             else:
                 due = sum(self._builds[: bisect_right(self._arrivals, month)])
             expected = self._expected[month] = self.capacity + due
         return expected
+
+    def forget_expected(self) -> None:
+        """Drop :meth:`expected_capacity`'s kept answers; called whenever the places or the builds change.
+
+        Places (``capacity``) and builds (``pipeline``) change in :meth:`receive_builds` and
+        :meth:`order_capacity`; code that changes them otherwise calls this too.
+        """
+        self._expected.clear()
+        self._arrivals = [t for t, _ in self.pipeline]
+        self._builds = [q for _, q in self.pipeline] if self._arrivals == sorted(self._arrivals) else None
 
     def offer_capacity(self, month: int) -> float:
         """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot)."""
@@ -281,6 +288,7 @@ class CloudAgent(mesa.Agent):
         self.capex = build * self.capex_per_acc
         if build > 0:
             self.pipeline.append((arrive, build))
+            self.forget_expected()
 
     def step(self) -> None:
         """The cloud's month: new places arrive, prices are set, places are ordered."""

@@ -205,6 +205,10 @@ class DeveloperPopulation:
         """Developer agents who hold a coding agent now."""
         return int(np.count_nonzero(self.state == DeveloperState.ADOPTER))
 
+    def holder_count(self) -> int:
+        """Developer agents who held an option at this month's usage (:meth:`update_usage`): the month's adopters."""
+        return int(self._held_all.size)
+
     def sort_wages(self) -> None:
         """Keep the wage order (stable, ties in index order) for :meth:`adopter_wages_sorted`; call after wages change."""
         self._wage_order = np.argsort(self.wage_usd_per_day, kind="stable")
@@ -216,7 +220,7 @@ class DeveloperPopulation:
         Wages are drawn once, so they are kept sorted and masked by who adopts: a month's
         adopters come out in order without a sort.
         """
-        return self._wages_sorted[self.adopted[self._wage_order]]
+        return kernels.holders_in_order(self._wage_order, self._wages_sorted, self.state)
 
     def payments_usd(self) -> float:
         """USD/month paid by all real developers this month (weighted)."""

@@ -133,6 +133,18 @@ def split_population(state, channel):
 
 
 @njit(**COMPILE)
+def holders_in_order(order, values_in_order, state):
+    """``values_in_order[k]`` for each ``k`` whose developer ``order[k]`` holds an option, in that order."""
+    out = np.empty(order.size, dtype=values_in_order.dtype)
+    m = 0
+    for k in range(order.size):
+        if state[order[k]] == ADOPTER:
+            out[m] = values_in_order[k]
+            m += 1
+    return out[:m].copy()
+
+
+@njit(**COMPILE)
 def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_review, roi, deciding, t):
     """Each holder's return at its current option (written to ``roi``): who leaves, who reviews, what is available.
 
