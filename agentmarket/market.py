@@ -80,6 +80,20 @@ def ordered_dot(a: Sequence[float], b: Sequence[float]) -> float:
     return float(total)
 
 
+def ordered_weighted_mean(weights: Sequence[float], values: Sequence[float]) -> float:
+    """``ordered_dot(weights, values) / ordered_sum(weights)`` to the last bit, in one pass for fewer than eight pairs.
+
+    Capacity-weighted prices take it once per layer and cloud set a month.
+    """
+    if len(weights) >= 8:
+        return ordered_dot(weights, values) / ordered_sum(weights)
+    dot = total = 0.0
+    for w, v in zip(weights, values, strict=True):
+        dot += w * v
+        total += w
+    return float(dot) / float(total)
+
+
 def ordered_mean(values: Sequence[float]) -> float:
     """``float(np.mean(values))`` to the last bit (see :func:`ordered_sum`); NaN when empty."""
     if not values:

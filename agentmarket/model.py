@@ -35,8 +35,7 @@ from agentmarket.market import (
     month_index,
     month_label,
     numpy_sum,
-    ordered_dot,
-    ordered_sum,
+    ordered_weighted_mean,
     settle_compute,
 )
 from agentmarket.metrics import names_for
@@ -416,8 +415,9 @@ class MarketModel(mesa.Model):
     def compute_price(self) -> float:
         """Capacity-weighted spot compute price of open clouds, USD per accelerator-hour."""
         open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
-        w = [max(c.capacity, 1e-9) for c in open_clouds]
-        return ordered_dot(w, [c.compute_price for c in open_clouds]) / ordered_sum(w)
+        return ordered_weighted_mean(
+            [max(c.capacity, 1e-9) for c in open_clouds], [c.compute_price for c in open_clouds]
+        )
 
     @property
     def h100_rental_price(self) -> float:
@@ -687,7 +687,7 @@ class MarketModel(mesa.Model):
                 "demand": sum([s.demand for s in members]),
                 "utilization": served / cap if cap > 0 else 0.0,
                 "binding": int(name in binding),
-                "price": ordered_dot(weights, [s.price for s in members]) / ordered_sum(weights),
+                "price": ordered_weighted_mean(weights, [s.price for s in members]),
             }
 
     # ----- data collection ----------------------------------------------------------------

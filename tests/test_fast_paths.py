@@ -9,7 +9,7 @@ import mesa
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pinned import run_pinned
 
@@ -24,6 +24,7 @@ from agentmarket.market import (
     ordered_dot,
     ordered_mean,
     ordered_sum,
+    ordered_weighted_mean,
     settle_compute,
 )
 from agentmarket.model import MarketModel, linear_quantiles
@@ -275,3 +276,11 @@ def test_a_clouds_kept_expected_capacity_is_its_places_and_the_builds_due_writte
             for month in range(model.month - 2, model.month + 30):
                 plain = cloud.capacity + sum(q for t, q in cloud.pipeline if t <= month)
                 assert cloud.expected_capacity(month) == plain, (cloud.name, model.month, month)
+
+
+@settings(max_examples=200, deadline=None)
+@given(pair_lists(1, 12))
+def test_a_weighted_mean_in_one_pass_is_the_ordered_dot_over_the_ordered_sum_to_the_last_bit(pair):
+    weights, values = pair
+    assume(ordered_sum(weights) > 0)
+    assert ordered_weighted_mean(weights, values) == ordered_dot(weights, values) / ordered_sum(weights)

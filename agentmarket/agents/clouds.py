@@ -151,12 +151,16 @@ class CloudAgent(mesa.Agent):
 
     def receive_builds(self) -> None:
         """Places ordered ``build_lead_months`` ago come into service."""
-        arrived = False
+        arrived = 0
         while self.pipeline and self.pipeline[0][0] <= self.conditions.month:
             self.capacity += self.pipeline.popleft()[1]
-            arrived = True
+            arrived += 1
         if arrived:
-            self.forget_expected()
+            if self._builds is None:
+                self.forget_expected()
+            else:
+                del self._arrivals[:arrived], self._builds[:arrived]
+                self._expected.clear()
 
     def set_prices(self) -> None:
         """Cost per accelerator-month from the upstream prices, plus margin and scarcity premium.
@@ -229,10 +233,11 @@ class CloudAgent(mesa.Agent):
         return expected
 
     def forget_expected(self) -> None:
-        """Drop :meth:`expected_capacity`'s kept answers; called whenever the places or the builds change.
+        """Drop :meth:`expected_capacity`'s kept answers and read the builds afresh.
 
         Places (``capacity``) and builds (``pipeline``) change in :meth:`receive_builds` and
-        :meth:`order_capacity`; code that changes them otherwise calls this too.
+        :meth:`order_capacity`, which keep the builds' lists in step as they go; code that
+        changes them otherwise calls this.
         """
         self._expected.clear()
         self._arrivals = [t for t, _ in self.pipeline]
@@ -288,7 +293,12 @@ class CloudAgent(mesa.Agent):
         self.capex = build * self.capex_per_acc
         if build > 0:
             self.pipeline.append((arrive, build))
-            self.forget_expected()
+            if self._builds is not None and (not self._arrivals or self._arrivals[-1] <= arrive):
+                self._arrivals.append(arrive)
+                self._builds.append(build)
+                self._expected.clear()
+            else:
+                self.forget_expected()
 
     def step(self) -> None:
         """The cloud's month: new places arrive, prices are set, places are ordered."""

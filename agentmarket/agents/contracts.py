@@ -118,7 +118,7 @@ class ContractBook:
         self.table = np.zeros((5, 16))
         self.size = 0
         self.version = 0  # counts changes, so that figures read before a change are read again
-        self._month_key: tuple[int, int] | None = None
+        self._month_at = self._month_version = -1  # the month and version the month's figures were read for
         self._month = (0, 0.0, 0)
         self._by_cloud = np.zeros((2, max(n_clouds, 1)))
         for c in contracts:
@@ -155,11 +155,10 @@ class ContractBook:
 
     def read_month(self, month: int) -> tuple[float, float, int]:
         """This month's live accelerators and value (USD/month), as numpy floats (0 when none), and how many are live."""
-        key = (month, self.version)
-        if key != self._month_key:
+        if month != self._month_at or self.version != self._month_version:
             acc, value, count = read_month(self.table, self.size, month, self._by_cloud)
             self._month = (numpy_total(acc, count), numpy_total(value, count), count)
-            self._month_key = key
+            self._month_at, self._month_version = month, self.version
         return self._month
 
     def month_by_cloud(self, month: int) -> tuple[list[float], list[float]]:
@@ -170,7 +169,7 @@ class ContractBook:
 
     def booked(self, month: int, cloud: int = -1) -> float:
         """Accelerators under contract in ``month``, at one cloud or (``cloud`` -1) at all."""
-        if cloud < 0 and (month, self.version) == self._month_key:
+        if cloud < 0 and month == self._month_at and self.version == self._month_version:
             return self._month[0]
         return numpy_total(*booked_in(self.table, self.size, month, cloud))
 
