@@ -387,7 +387,7 @@ class LabAgent(mesa.Agent):
 
     def own_capacity(self, month: int) -> float:
         """Places of the lab's own fleet expected in service by ``month`` (acc)."""
-        return sum(c.expected_capacity(month) for c in self.fleet)
+        return sum([c.expected_capacity(month) for c in self.fleet]) if self.fleet else 0
 
     def update_forecast(self) -> None:
         """Holt's linear smoothing of the compute its users ask for (inference, acc per month).
