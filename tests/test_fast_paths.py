@@ -13,6 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pinned import run_pinned
 
+from agentmarket.agents import kernels
 from agentmarket.agents.clouds import CloudAgent
 from agentmarket.agents.contracts import Contract, ContractBook
 from agentmarket.agents.developers import DeveloperState
@@ -284,3 +285,42 @@ def test_a_weighted_mean_in_one_pass_is_the_ordered_dot_over_the_ordered_sum_to_
     weights, values = pair
     assume(ordered_sum(weights) > 0)
     assert ordered_weighted_mean(weights, values) == ordered_dot(weights, values) / ordered_sum(weights)
+
+
+price_values = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(0.0, 1e4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 4).flatmap(
+        lambda labs: st.tuples(
+            st.lists(st.booleans(), min_size=labs, max_size=labs),
+            st.integers(0, 3).flatmap(
+                lambda plans: st.lists(
+                    st.lists(price_values, min_size=plans, max_size=plans), min_size=labs, max_size=labs
+                )
+            ),
+            st.lists(st.floats(0.0, 1.0), min_size=labs, max_size=labs),
+        )
+    ),
+    st.floats(0.0, 1.0),
+    st.floats(1e-300, 1.0),
+)
+def test_the_offers_prices_read_in_one_pass_are_the_rules_written_plainly(offer, half, width):
+    active, prices, capability = offer
+    plans = len(prices[0])
+    option_price, minus_z = kernels.offer_prices(
+        np.array(active), np.array(prices, dtype=np.float64).reshape(len(active), plans), np.array(capability),
+        half, width, np.empty((2, max(len(active) * plans, len(active)))), np.empty(len(active)),
+    )  # fmt: skip
+    sub = [
+        math.inf
+        if math.isnan(v) or not active[lab]
+        else (v if math.isfinite(v) else math.copysign(kernels.FLOAT_MAX, v))
+        for lab in range(len(active))
+        for v in prices[lab]
+    ]
+    api = [0.0 if on else math.inf for on in active]
+    width_k = option_price.shape[1]
+    assert option_price.tolist() == [sub + [math.inf] * (width_k - len(sub)), api + [math.inf] * (width_k - len(api))]
+    assert minus_z.tolist() == [-min(max((c - half) / width, -50.0), 50.0) for c in capability]

@@ -14,7 +14,6 @@ for ``weight`` real developers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -231,25 +230,21 @@ class DeveloperPopulation:
 
         Subscription developers choose among labs x plans (option = lab * P + plan); API
         developers among labs (option = lab; plan -1, priced per use). An option of an
-        inactive lab, or a plan a lab does not sell, costs inf. The few values are taken as
-        Python floats; the per-lab rules stay numpy's, whose ``exp`` may differ from ``math``'s.
+        inactive lab, or a plan a lab does not sell, costs inf. The prices and the reliability
+        exponents are read in one compiled pass (:func:`~agentmarket.agents.kernels.offer_prices`);
+        the exponential stays numpy's, whose ``exp`` may differ from ``math``'s.
         """
         if offer is self._read_offer:
             return
         d = self.params.developers
-        active = offer.active.tolist()
-        plans = self.n_plans
-        sub_price = [
-            math.inf if math.isnan(v) or not active[o // plans] else (v if math.isfinite(v) else math.copysign(kernels.FLOAT_MAX, v))
-            for o, v in enumerate(offer.plan_price_usd.reshape(-1).tolist())
-        ]  # fmt: skip
-        api_price = [0.0 if on else math.inf for on in active]
-        width = self._option_price.shape[1]
-        self._option_price = np.array([row + [math.inf] * (width - len(row)) for row in (sub_price, api_price)])
-        half, width = d.reliability_half_capability, d.reliability_width
-        # a very narrow width makes a step (a Python float overflows to inf silently): clipped
-        minus_z = [-min(max((c - half) / width, -50.0), 50.0) for c in offer.capability.tolist()]
-        self._reliability = 1.0 / (1.0 + np.exp(np.array(minus_z)))
+        capability = np.asarray(offer.capability, dtype=np.float64)
+        # a very narrow width makes a step (the exponent overflows to inf): clipped
+        self._option_price, minus_z = kernels.offer_prices(
+            np.asarray(offer.active, dtype=np.bool_), np.asarray(offer.plan_price_usd, dtype=np.float64), capability,
+            float(d.reliability_half_capability), float(d.reliability_width),
+            np.empty(self._option_price.shape), np.empty(capability.size),
+        )  # fmt: skip
+        self._reliability = 1.0 / (1.0 + np.exp(minus_z))
         self._delivered = offer.service_level * self._reliability
         self._api_usd_per_work_share = (
             offer.compute_acc_per_work_share * offer.api_price_usd_per_acc * offer.service_level
@@ -262,7 +257,7 @@ class DeveloperPopulation:
         rules[kernels.ACC_PER_WORK_SHARE] = offer.compute_acc_per_work_share
         self._terms = kernels.Terms(
             self._n_options, self._option_lab_rows, self._option_plan_rows, self._option_price, self._option_cap,
-            np.asarray(offer.capability, dtype=np.float64), self._delivered, self._api_usd_per_work_share, rules,
+            capability, self._delivered, self._api_usd_per_work_share, rules,
         )  # fmt: skip
         self._read_offer = offer
 

@@ -133,6 +133,37 @@ def split_population(state, channel):
 
 
 @njit(**COMPILE)
+def offer_prices(active, plan_price, capability, half, width, option_price, minus_z):
+    """Each option's price and each lab's reliability exponent, from the month's offer (into ``option_price``, ``minus_z``).
+
+    Row 0 of ``option_price`` holds subscription options (lab * P + plan), row 1 API options
+    (lab): inf where the lab is inactive or does not sell the plan, an infinite plan price
+    as the largest float of its sign, 0 for an active lab's API. ``minus_z`` is minus the
+    lab's capability over the logistic's midpoint, in widths, clipped to [-50, 50].
+    """
+    n_labs, n_plans = plan_price.shape
+    option_price[:] = np.inf
+    for lab in range(n_labs):
+        if active[lab]:
+            for plan in range(n_plans):
+                v = plan_price[lab, plan]
+                if v == v:
+                    if v == np.inf:
+                        v = FLOAT_MAX
+                    elif v == -np.inf:
+                        v = -FLOAT_MAX
+                    option_price[0, lab * n_plans + plan] = v
+            option_price[1, lab] = 0.0
+        z = (capability[lab] - half) / width
+        if z < -50.0:
+            z = -50.0
+        if z > 50.0:
+            z = 50.0
+        minus_z[lab] = -z
+    return option_price, minus_z
+
+
+@njit(**COMPILE)
 def holders_in_order(order, values_in_order, state):
     """``values_in_order[k]`` for each ``k`` whose developer ``order[k]`` holds an option, in that order."""
     out = np.empty(order.size, dtype=values_in_order.dtype)
