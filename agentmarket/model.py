@@ -330,6 +330,12 @@ class MarketModel(mesa.Model):
         self._layer_members_by_name = [
             (layer.value, [s for s in self.suppliers if s.layer is layer]) for layer in Layer
         ]
+        self._node_layer = {
+            v: d.get("layer") for v, d in self.graph.nodes(data=True)
+        }  # layer of each node, None if none
+        self._cloud_nodes = {v for v, d in self.graph.nodes(data=True) if d["kind"] == "cloud"}
+        self._open_clouds = [c for c in self.clouds if not c.owner]  # owners are fixed when the clouds are made
+        self._memory_makers = [s for s in self.suppliers if s.layer is Layer.MEMORY]
         position = {v: k for k, v in enumerate(self.clearing.upstream_nodes)}
         self._supplier_at = [position[s.name] for s in self.suppliers]
         self._cloud_at = [position[c.name] for c in self.clouds]
@@ -402,7 +408,7 @@ class MarketModel(mesa.Model):
 
     def observe_cloud_prices(self) -> None:
         """Record the open clouds' base and contract prices, set in the cloud phase, in the month's conditions."""
-        open_clouds = [c for c in self.clouds if not c.owner]
+        open_clouds = self._open_clouds
         priced = open_clouds or self.clouds
         contract = (
             contract_price(c.contract_price for c in open_clouds) if open_clouds else self.clouds[0].contract_price
@@ -414,7 +420,7 @@ class MarketModel(mesa.Model):
     @property
     def compute_price(self) -> float:
         """Capacity-weighted spot compute price of open clouds, USD per accelerator-hour."""
-        open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
+        open_clouds = self._open_clouds or self.clouds
         return ordered_weighted_mean(
             [max(c.capacity, 1e-9) for c in open_clouds], [c.compute_price for c in open_clouds]
         )
@@ -428,7 +434,7 @@ class MarketModel(mesa.Model):
         model accelerator is one H100-class unit of compute, so no further factor enters.
         Before any compute is served it is the capacity-weighted spot price.
         """
-        open_clouds = [c for c in self.clouds if not c.owner] or self.clouds
+        open_clouds = self._open_clouds or self.clouds
         served = sum(c.served for c in open_clouds)
         if served <= 0:
             return self.compute_price
@@ -474,8 +480,9 @@ class MarketModel(mesa.Model):
     @property
     def memory_top2_share(self) -> float:
         """Share of memory output held by the two largest makers this month."""
-        caps = sorted((s.capacity for s in self.suppliers if s.layer is Layer.MEMORY), reverse=True)
-        return float(sum(caps[:2]) / sum(caps)) if sum(caps) > 0 else 0.0
+        caps = sorted([s.capacity for s in self._memory_makers], reverse=True)
+        total = sum(caps)
+        return float(sum(caps[:2]) / total) if total > 0 else 0.0
 
     @property
     def binding_layer(self) -> str:
@@ -620,8 +627,8 @@ class MarketModel(mesa.Model):
             s.record_flow(asked[k], served[k], s.name in binding)
         for c, k in zip(self.clouds, self._cloud_at, strict=True):
             c.record_clearing(asked[k], served[k], result.available[k])
-        self.binding_layers = {self.graph.nodes[n].get("layer") for n in result.binding_nodes} - {None}
-        self.cloud_binding = int(any(self.graph.nodes[n]["kind"] == "cloud" for n in result.binding_nodes))
+        self.binding_layers = {self._node_layer[n] for n in binding} - {None} if binding else set()
+        self.cloud_binding = int(not self._cloud_nodes.isdisjoint(binding))
         self.max_flow = result.max_flow
         self.clearing_result = result
         self.compute_requested = result.requested
