@@ -168,7 +168,7 @@ class DeveloperPopulation:
         self._api_usd_per_work_share = np.zeros(self.n_labs)  # per lab: API price of a whole developer's work, served
         self._client_spend = np.zeros(self.n_labs * d.client_count)  # scratch: API spend per (lab, client)
         self._client_seen = np.zeros(self.n_labs * d.client_count, dtype=np.bool_)
-        self._terms: kernels.Terms | None = None  # the offer and rules as the compiled loops read them
+        self._terms: tuple | None = None  # the offer and rules as the compiled loops read them (Terms' fields)
         self._demand_acc = np.zeros(self.n_labs)  # per lab: accelerator-months per month, per agent
 
     def step(self, offer: Offer) -> np.ndarray:
@@ -255,10 +255,10 @@ class DeveloperPopulation:
             self._cap_source = offer.plan_cap
         rules = self._rules.copy()
         rules[kernels.ACC_PER_WORK_SHARE] = offer.compute_acc_per_work_share
-        self._terms = kernels.Terms(
+        self._terms = tuple(kernels.Terms(
             self._n_options, self._option_lab_rows, self._option_plan_rows, self._option_price, self._option_cap,
             capability, self._delivered, self._api_usd_per_work_share, rules,
-        )  # fmt: skip
+        ))  # fmt: skip
         self._read_offer = offer
 
     def rules(self) -> np.ndarray:

@@ -43,7 +43,12 @@ RULES = 11
 
 
 class Terms(NamedTuple):
-    """The month's offer and rules as the loops read them."""
+    """The month's offer and rules as the loops read them.
+
+    They reach a compiled call as a plain tuple of these fields (``tuple(terms)``), which the
+    call types in C where a named tuple costs it some two microseconds; the loops name them
+    again with :func:`as_terms`.
+    """
 
     n_options: np.ndarray  # (2,) options per channel
     option_lab: np.ndarray  # (2, K) int64
@@ -54,6 +59,12 @@ class Terms(NamedTuple):
     lab_delivered: np.ndarray  # (L,) service level times reliability
     lab_api_usd: np.ndarray  # (L,) USD/month of a whole developer's work at the API price, served
     rules: np.ndarray  # (RULES,) the scalars, at the positions above
+
+
+@njit(inline="always")
+def as_terms(fields):
+    """The :class:`Terms` of their fields given as a plain tuple, in order."""
+    return Terms(fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6], fields[7], fields[8])
 
 
 @njit(inline="always")
@@ -176,7 +187,7 @@ def holders_in_order(order, values_in_order, state):
 
 
 @njit(**COMPILE)
-def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_review, roi, deciding, t):
+def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_review, roi, deciding, fields):
     """Each holder's return at its current option (written to ``roi``): who leaves, who reviews, what is available.
 
     A holder leaves with the churn probability (higher when the return is below the churn
@@ -186,6 +197,7 @@ def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_re
     the subscription channel's reviewers and its ``deciding`` non-holders, then the API's,
     a row of options per developer.
     """
+    t = as_terms(fields)
     n = holders.size
     leave = np.empty(n, dtype=np.bool_)
     review = np.empty(n, dtype=np.bool_)
@@ -220,7 +232,7 @@ def assess_holders(holders, channel, option, affinity, wage_month, u_churn, u_re
 @njit(**COMPILE)
 def review_and_consider(
     holders, leave, review, available, deciders, peer, u_adopt, channel, option, state, affinity, wage_month, roi,
-    noise, noise_start, t,
+    noise, noise_start, fields,
 ):  # fmt: skip
     """Reviewers switch to a better option or stay; leavers churn; deciders find their best option.
 
@@ -232,6 +244,7 @@ def review_and_consider(
     ``p + q * peer share``, and the positions (among deciders) of those whose adoption draw
     fell below it: only those can adopt.
     """
+    t = as_terms(fields)
     r = t.rules
     at = np.empty(4, dtype=np.int64)
     at[:] = noise_start
@@ -295,13 +308,14 @@ def adopt(deciders, maybe, gate, bass, u_adopt, finite, best_of, state, option):
 
 
 @njit(**COMPILE)
-def update_usage(state, channel, option, affinity, wage_month, lab_of, plan_of, work_share, compute_acc, t):
+def update_usage(state, channel, option, affinity, wage_month, lab_of, plan_of, work_share, compute_acc, fields):
     """Each holder's work share, lab, plan and compute at its option; the rest hold nothing.
 
     Returns the holders (ascending) of both channels, of the subscription and of the API,
     and the compute demanded of each lab (accelerator-months per month per agent, summed in
     developer order).
     """
+    t = as_terms(fields)
     n = state.size
     held = np.empty(n, dtype=np.int64)
     held_channel = np.empty((2, n), dtype=np.int64)
