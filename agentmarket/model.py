@@ -200,8 +200,8 @@ class MarketDataCollector(mesa.DataCollector):
     :func:`operator.attrgetter` per table and the layer metrics straight from the model's
     ``layer_stats``, where Mesa calls and deep-copies some 50 reporters one by one (about a
     tenth of a small run's month). A month's values of these reporters are kept as one row,
-    and moved into ``model_vars``' columns when it is read. The first collection is Mesa's,
-    which validates every reporter.
+    and moved into ``model_vars``' columns when it is read. Before the first collection every
+    model reporter passes Mesa's own validation, with its messages.
     """
 
     def __init__(
@@ -248,9 +248,12 @@ class MarketDataCollector(mesa.DataCollector):
 
     def collect(self, model: MarketModel) -> None:
         """Record this month's model and agent values (see the class docstring)."""
-        if not self._validated or self._read_model is None:
+        if self._read_model is None:
             super().collect(model)
             return
+        if not self._validated:
+            for name, reporter in self.model_reporters.items():
+                self._validate_model_reporter(name, reporter, model)
         now = model.time
         self._collection_steps.append(now)
         stats = model.layer_stats

@@ -28,7 +28,7 @@ from agentmarket.market import (
     ordered_weighted_mean,
     settle_compute,
 )
-from agentmarket.model import MarketModel, linear_quantiles
+from agentmarket.model import MarketDataCollector, MarketModel, linear_quantiles
 from agentmarket.network import PeerNetwork
 from agentmarket.params import NetworkKind
 from agentmarket.scenarios import load_scenario
@@ -324,3 +324,11 @@ def test_the_offers_prices_read_in_one_pass_are_the_rules_written_plainly(offer,
     width_k = option_price.shape[1]
     assert option_price.tolist() == [sub + [math.inf] * (width_k - len(sub)), api + [math.inf] * (width_k - len(api))]
     assert minus_z.tolist() == [-min(max((c - half) / width, -50.0), 50.0) for c in capability]
+
+
+def test_the_market_collector_validates_its_reporters_as_mesa_does_before_the_first_collection():
+    model = MarketModel(load_scenario("baseline", {"simulation.developer_agents": 50}), rng=0)
+    model.step()
+    collector = MarketDataCollector(model_reporters={"adopters": "adopters", "typo": "adoptors"})
+    with pytest.raises(AttributeError, match="Model reporter 'typo' references non-existent attribute 'adoptors'"):
+        collector.collect(model)
