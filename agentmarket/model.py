@@ -330,15 +330,10 @@ class MarketModel(mesa.Model):
         self.clearing_result: ClearingResult | None = None
         self._wage_quantiles: np.ndarray | None = None
         self.layer_stats = {layer.value: dict.fromkeys(LAYER_METRICS, 0.0) for layer in Layer}
-        self._layer_members_by_name = [
-            (layer.value, [s for s in self.suppliers if s.layer is layer]) for layer in Layer
-        ]
-        self._node_layer = {
-            v: d.get("layer") for v, d in self.graph.nodes(data=True)
-        }  # layer of each node, None if none
+        self._layer_members = {layer.value: [s for s in self.suppliers if s.layer is layer] for layer in Layer}
+        self._node_layer = {v: d.get("layer") for v, d in self.graph.nodes(data=True)}  # None where no layer
         self._cloud_nodes = {v for v, d in self.graph.nodes(data=True) if d["kind"] == "cloud"}
-        self._open_clouds = [c for c in self.clouds if not c.owner]  # owners are fixed when the clouds are made
-        self._memory_makers = [s for s in self.suppliers if s.layer is Layer.MEMORY]
+        self._open_clouds = [c for c in self.clouds if not c.owner]  # owners are fixed when clouds are made
         position = {v: k for k, v in enumerate(self.clearing.upstream_nodes)}
         self._supplier_at = [position[s.name] for s in self.suppliers]
         self._cloud_at = [position[c.name] for c in self.clouds]
@@ -483,7 +478,7 @@ class MarketModel(mesa.Model):
     @property
     def memory_top2_share(self) -> float:
         """Share of memory output held by the two largest makers this month."""
-        caps = sorted([s.capacity for s in self._memory_makers], reverse=True)
+        caps = sorted([s.capacity for s in self._layer_members[Layer.MEMORY.value]], reverse=True)
         total = sum(caps)
         return float(sum(caps[:2]) / total) if total > 0 else 0.0
 
@@ -687,7 +682,7 @@ class MarketModel(mesa.Model):
     def _update_layer_stats(self) -> None:
         """Each layer's capacity, demand, utilisation, binding flag and capacity-weighted price (the layer metrics)."""
         binding = self.binding_layers
-        for name, members in self._layer_members_by_name:
+        for name, members in self._layer_members.items():
             caps = [s.capacity for s in members]
             cap = sum(caps)
             served = sum([s.served for s in members])

@@ -244,18 +244,10 @@ class CloudAgent(mesa.Agent):
         self._builds = [q for _, q in self.pipeline] if self._arrivals == sorted(self._arrivals) else None
 
     def offer_capacity(self, month: int) -> float:
-        """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot).
-
-        A plain float (its bookings are read as one), since labs only weigh and book offers.
-        """
+        """Capacity the cloud will still sell forward for ``month`` (it keeps ``1 - forward_share`` for spot)."""
         if self.owner:
             return 0.0
-        expected = self._expected.get(month)
-        if expected is None:
-            expected = self.expected_capacity(month)
-        i = month - self.booked_from
-        booked = self.booked_acc.item(i) if 0 <= i < self.booked_acc.size else 0.0
-        return max(0.0, self.spec.forward_share * expected - booked)
+        return max(0.0, self.spec.forward_share * self.expected_capacity(month) - self.booked(month))
 
     def booked(self, month: int) -> float:
         """Accelerators under contract with the cloud in ``month`` (a numpy float; the float 0.0 when none)."""

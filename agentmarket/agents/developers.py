@@ -200,10 +200,6 @@ class DeveloperPopulation:
         """Indices (ascending) of the developers holding an option of ``channel`` this month."""
         return self._held[channel]
 
-    def adopter_count(self) -> int:
-        """Developer agents who hold a coding agent now."""
-        return int(np.count_nonzero(self.state == DeveloperState.ADOPTER))
-
     def holder_count(self) -> int:
         """Developer agents who held an option at this month's usage (:meth:`update_usage`): the month's adopters."""
         return int(self._held_all.size)
